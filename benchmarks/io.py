@@ -1,0 +1,95 @@
+"""Image reading and writing shared by every benchmark, with one-line errors naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from vprop.errors import VpropError
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.is_file():
+        raise VpropError("file not found", path)
+    try:
+        image = Image.open(path)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise VpropError(f"cannot read image ({error.__class__.__name__}: {error})", path) from None
+    return image
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as RGB.
+
+    Args:
+        path: A JPEG or PNG file.
+
+    Returns:
+        uint8 array of shape (H, W, 3).
+
+    Raises:
+        VpropError: The file is missing, truncated or not an image.
+    """
+    return np.asarray(_open(Path(path)).convert("RGB"))
+
+
+def read_indexed_png(path: str | Path) -> tuple[np.ndarray, list[int] | None]:
+    """Read an indexed (palette, mode P) or greyscale label PNG.
+
+    Args:
+        path: The annotation file.
+
+    Returns:
+        (labels, palette): uint8 array (H, W) of label ids and the flat RGB palette
+        (768 ints) or ``None`` for a greyscale file.
+
+    Raises:
+        VpropError: Missing or unreadable file, or an RGB image (colours are not ids).
+    """
+    path = Path(path)
+    image = _open(path)
+    if image.mode == "P":
+        palette = image.getpalette()
+        return np.asarray(image, dtype=np.uint8), palette
+    if image.mode in ("L", "I;8"):
+        return np.asarray(image, dtype=np.uint8), None
+    raise VpropError(
+        f"annotation is mode {image.mode}, not an indexed (palette) PNG; labels must be ids",
+        path,
+    )
+
+
+def write_indexed_png(path: str | Path, labels: np.ndarray, palette: list[int] | None) -> None:
+    """Write a label map as an indexed PNG (mode P) with the given palette.
+
+    Args:
+        path: Output file; parent folders are created.
+        labels: uint8-compatible array (H, W) of ids.
+        palette: Flat RGB palette to embed (e.g. copied from the ground truth); the
+            DAVIS palette is used when ``None``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
+    image.putpalette(palette if palette is not None else davis_palette())
+    tmp = path.with_name(f".{path.name}.tmp")
+    image.save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def davis_palette() -> list[int]:
+    """Return the standard DAVIS/PASCAL VOC colour palette as a flat list of 768 ints."""
+    palette = []
+    for index in range(256):
+        red = green = blue = 0
+        value = index
+        for shift in range(7, -1, -1):
+            red |= ((value >> 0) & 1) << shift
+            green |= ((value >> 1) & 1) << shift
+            blue |= ((value >> 2) & 1) << shift
+            value >>= 3
+        palette.extend((red, green, blue))
+    return palette

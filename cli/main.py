@@ -1,0 +1,52 @@
+"""The `vprop` command-line application: thin click commands that wire the rooms together."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from vprop.errors import VpropError
+
+# name -> module of vprop.cli holding a click command called ``command``.
+_COMMANDS = {
+    "eval": "eval_cmd",
+    "score": "score_cmd",
+    "compare": "compare_cmd",
+    "pretrain": "pretrain_cmd",
+    "viz": "viz_cmd",
+    "convert": "convert_cmd",
+    "bench": "bench_cmd",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group that imports each command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module_name = _COMMANDS.get(cmd_name)
+        if module_name is None:
+            return None
+        module = importlib.import_module(f"vprop.cli.{module_name}")
+        return module.command
+
+    def invoke(self, ctx: click.Context):  # noqa: D102 - click API
+        try:
+            return super().invoke(ctx)
+        except VpropError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name="vprop")
+def main() -> None:
+    """Vprop: evaluate ViT backbones by label propagation and pretrain CropMAE/SiamMAE."""
+
+
+if __name__ == "__main__":
+    main()

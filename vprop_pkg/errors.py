@@ -1,0 +1,28 @@
+"""User-facing errors.
+
+Every problem caused by the user's input (a missing frame, a corrupt image, an unknown
+checkpoint format, ...) is raised as a :class:`VpropError` whose message is one line that
+names the offending file. The CLI prints it as ``error: <message>`` and exits non-zero,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VpropError(Exception):
+    """An error caused by bad input, reported to the user as one line."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        """Build the error.
+
+        Args:
+            message: What is wrong, in one line.
+            path: The offending file or folder, prepended to the message when given.
+        """
+        text = " ".join(str(message).split())
+        if path is not None:
+            text = f"{path}: {text}"
+        super().__init__(text)
+        self.path = None if path is None else Path(path)
