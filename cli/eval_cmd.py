@@ -1,12 +1,28 @@
-"""Placeholder until this command lands (replaced by its owner)."""
+"""`vprop eval`: score one backbone on a propagation benchmark."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
 
 import click
 
-from vprop.errors import VpropError
+from vprop.cli.options import backbone_options, propagation_options, run_evaluation
 
 
-@click.command(name="eval", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not available yet."""
-    raise VpropError("this command is not implemented yet")
+@click.command(name="eval")
+@click.option("--ckpt", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint to evaluate; default: random initialisation (with a warning).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Run folder; default: runs/<task>-<preset>-<time>.")
+@backbone_options
+@propagation_options
+def command(ckpt: Path | None, out: Path | None, **options: object) -> None:
+    """Evaluate a backbone by label propagation (DAVIS J&F, JHMDB PCK, VIP mIoU).
+
+    Example: vprop eval --task davis --data-root DAVIS --ckpt cropmae.pth --out runs/cropmae
+    """
+    task = str(options["task"])
+    if out is None:
+        out = Path("runs") / f"{task}-{options['preset']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_evaluation(task, ckpt, out, options)

@@ -1,12 +1,104 @@
-"""Placeholder until this command lands (replaced by its owner)."""
+"""`vprop score`: score saved predictions with the official benchmark semantics."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
 
 import click
 
 from vprop.errors import VpropError
 
+SUPPORTED_TASKS = ("davis",)
 
-@click.command(name="score", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not available yet."""
-    raise VpropError("this command is not implemented yet")
+
+def _json_safe(value: Any) -> Any:
+    """Replace NaN floats (degenerate sequences) by None so the JSON stays standard."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _default_out(results: Path) -> Path:
+    return results.parent if results.is_file() else results
+
+
+@click.command(name="score")
+@click.option("--task", default="davis", show_default=True, help="Benchmark (only davis so far).")
+@click.option(
+    "--data-root",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The DAVIS folder (holding ImageSets/ and Annotations/480p/).",
+)
+@click.option(
+    "--results",
+    "results",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Results folder <seq>/<frame>.png, or a COCO RLE JSON file from `vprop convert`.",
+)
+@click.option(
+    "--sequences", default=None, help="Comma-separated sequences (default: the imageset)."
+)
+@click.option(
+    "--imageset", default="2017/val.txt", show_default=True, help="List under DAVIS/ImageSets."
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the CSVs and scores.json (default: the results folder).",
+)
+@click.option("--progress/--no-progress", default=True, help="Per-sequence progress bar.")
+def command(
+    task: str,
+    data_root: Path,
+    results: Path,
+    sequences: str | None,
+    imageset: str,
+    out: Path | None,
+    progress: bool,
+) -> None:
+    """Score predictions; write global/per-sequence CSVs and scores.json, print a table."""
+    if task.lower() not in SUPPORTED_TASKS:
+        raise VpropError(
+            f"task '{task}' is not supported by `vprop score` yet (supported: "
+            f"{', '.join(SUPPORTED_TASKS)})"
+        )
+    from vprop.benchmarks.davis.csv_report import format_table, write_csv_reports
+    from vprop.benchmarks.davis.scoring import score_davis
+    from vprop.utils import atomic_write_json, package_versions
+
+    if not results.exists():
+        raise VpropError("results not found", results)
+    names = None
+    if sequences is not None:
+        names = [name.strip() for name in sequences.split(",") if name.strip()]
+    scores = score_davis(data_root, results, sequences=names, imageset=imageset, progress=progress)
+
+    out_dir = out if out is not None else _default_out(results)
+    split = Path(imageset).stem
+    csv_paths = write_csv_reports(scores, out_dir, split=split)
+    json_path = out_dir / "scores.json"
+    atomic_write_json(
+        json_path,
+        _json_safe(
+            {
+                "task": "davis",
+                "data_root": str(data_root),
+                "results": str(results),
+                "imageset": imageset,
+                "global": scores["global"],
+                "per_object": scores["per_object"],
+                "versions": package_versions(),
+            }
+        ),
+    )
+    click.echo(format_table(scores))
+    click.echo("")
+    for path in [*csv_paths, json_path]:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,272 @@
+"""DAVIS-2017 semi-supervised scoring, equal to the official davis2017-evaluation.
+
+Semantics (official ``DAVISEvaluation`` with ``task='semi-supervised'``):
+
+- frames = the sorted ``Annotations/480p/<seq>/*.png``; the first and the last frame are
+  not scored (and their predictions are not even read);
+- void pixels (255) of the ground truth count as background;
+- number of objects = the largest id of the first ground-truth frame; ids are one-hot per
+  object (1..N); a prediction holding a larger id is an error, objects it lacks are empty;
+- per object ``<seq>_<id>``: J and F mean / recall / decay over the scored frames;
+- global figures: the mean over all objects pooled across sequences, and
+  J&F-Mean = (J-Mean + F-Mean) / 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vprop.benchmarks.davis.metrics import db_statistics, f_measure_batch, jaccard_batch
+from vprop.benchmarks.io import read_indexed_png
+from vprop.errors import VpropError
+
+VOID_LABEL = 255
+GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+
+# Predictions held in memory: sequence -> frame name (no extension) -> id map (H, W).
+IdMaps = Mapping[str, Mapping[str, np.ndarray]]
+
+
+def _object_scores(gt_scored: np.ndarray, pred_scored: np.ndarray, n_objects: int) -> dict:
+    """Score the already-trimmed frames of one sequence, object by object.
+
+    Args:
+        gt_scored: Ground-truth id maps (T, H, W), void already set to 0.
+        pred_scored: Predicted id maps (T, H, W), ids <= ``n_objects``.
+        n_objects: Number of objects of the sequence.
+
+    Returns:
+        {object_id: {"J-Mean", ..., "F-Decay", "J": [T floats], "F": [T floats]}}.
+    """
+    scores = {}
+    for object_id in range(1, n_objects + 1):
+        gt_mask = gt_scored == object_id  # (T, H, W)
+        pred_mask = pred_scored == object_id  # (T, H, W)
+        j_frames = jaccard_batch(gt_mask, pred_mask)  # (T,)
+        f_frames = f_measure_batch(gt_mask, pred_mask)  # (T,)
+        j_mean, j_recall, j_decay = db_statistics(j_frames)
+        f_mean, f_recall, f_decay = db_statistics(f_frames)
+        scores[object_id] = {
+            "J-Mean": j_mean,
+            "J-Recall": j_recall,
+            "J-Decay": j_decay,
+            "F-Mean": f_mean,
+            "F-Recall": f_recall,
+            "F-Decay": f_decay,
+            "J": [float(v) for v in j_frames],
+            "F": [float(v) for v in f_frames],
+        }
+    return scores
+
+
+def _count_objects(first_gt: np.ndarray) -> int:
+    first = np.where(first_gt == VOID_LABEL, 0, first_gt)
+    return int(first.max()) if first.size else 0
+
+
+def score_sequence(gt_masks: np.ndarray, pred_masks: np.ndarray) -> dict[int, dict[str, Any]]:
+    """Score one sequence held in memory, with the official semi-supervised rules.
+
+    Args:
+        gt_masks: Ground-truth id maps of every frame (T, H, W), 255 = void.
+        pred_masks: Predicted id maps of every frame (T, H, W); frames 0 and T-1 are
+            ignored (not scored), like the official evaluator.
+
+    Returns:
+        {object_id: {"J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay",
+        "J": per-frame J list, "F": per-frame F list}} for object ids 1..N, N = the
+        largest id of the first ground-truth frame. Per-frame lists cover frames 1..T-2.
+
+    Raises:
+        VpropError: The prediction holds an id larger than N.
+        ValueError: The two stacks differ in shape.
+    """
+    gt_masks = np.asarray(gt_masks)
+    pred_masks = np.asarray(pred_masks)
+    if gt_masks.ndim != 3 or gt_masks.shape != pred_masks.shape:
+        raise ValueError(
+            f"expected ground truth and prediction of equal shape (T, H, W), "
+            f"got {gt_masks.shape} and {pred_masks.shape}"
+        )
+    n_objects = _count_objects(gt_masks[0])
+    gt_scored = np.where(gt_masks[1:-1] == VOID_LABEL, 0, gt_masks[1:-1])  # (T-2, H, W)
+    pred_scored = pred_masks[1:-1]  # (T-2, H, W)
+    largest = int(pred_scored.max()) if pred_scored.size else 0
+    if largest > n_objects:
+        raise VpropError(
+            f"prediction holds object id {largest} but the ground truth has {n_objects} objects"
+        )
+    return _object_scores(gt_scored, pred_scored, n_objects)
+
+
+def read_sequence_list(davis_root: str | Path, imageset: str = "2017/val.txt") -> list[str]:
+    """Sequence names listed in ``<davis_root>/ImageSets/<imageset>``."""
+    path = Path(davis_root) / "ImageSets" / imageset
+    if not path.is_file():
+        raise VpropError("sequence list not found (expected a DAVIS root folder)", path)
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_ground_truth(davis_root: str | Path, sequence: str) -> tuple[list[str], np.ndarray]:
+    """Read every annotation of a sequence.
+
+    Args:
+        davis_root: The DAVIS folder (holding ``Annotations/480p``).
+        sequence: Sequence name.
+
+    Returns:
+        (frame names without extension, id maps (T, H, W) uint8 with 255 = void).
+    """
+    folder = Path(davis_root) / "Annotations" / "480p" / sequence
+    files = sorted(folder.glob("*.png"))
+    if not files:
+        raise VpropError("no ground-truth annotations (*.png) found", folder)
+    maps = [read_indexed_png(path)[0] for path in files]
+    for path, ids in zip(files, maps):
+        if ids.shape != maps[0].shape:
+            raise VpropError(f"annotation size {ids.shape} differs from {maps[0].shape}", path)
+    return [path.stem for path in files], np.stack(maps)
+
+
+class _FolderPredictions:
+    """Predictions stored as ``<root>/<seq>/<frame>.png`` (the official results layout)."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise VpropError("results folder not found", root)
+        self.root = root
+
+    def check_sequence(self, sequence: str) -> None:
+        if not (self.root / sequence).is_dir():
+            raise VpropError("results folder for this sequence not found", self.root / sequence)
+
+    def where(self, sequence: str, frame: str) -> Path:
+        return self.root / sequence / f"{frame}.png"
+
+    def read(self, sequence: str, frame: str) -> np.ndarray:
+        return read_indexed_png(self.where(sequence, frame))[0]
+
+
+class _MemoryPredictions:
+    """Predictions held in memory (e.g. imported from a COCO RLE JSON file)."""
+
+    def __init__(self, maps: IdMaps, origin: Path | None) -> None:
+        self.maps = maps
+        self.origin = origin
+
+    def check_sequence(self, sequence: str) -> None:
+        if sequence not in self.maps:
+            raise VpropError(f"no predictions for sequence {sequence}", self.origin)
+
+    def where(self, sequence: str, frame: str) -> str:
+        prefix = "" if self.origin is None else f"{self.origin}:"
+        return f"{prefix}{sequence}/{frame}"
+
+    def read(self, sequence: str, frame: str) -> np.ndarray:
+        if frame not in self.maps[sequence]:
+            raise VpropError("prediction for this frame not found", self.where(sequence, frame))
+        return np.asarray(self.maps[sequence][frame])
+
+
+def _open_predictions(results: str | Path | IdMaps) -> _FolderPredictions | _MemoryPredictions:
+    if isinstance(results, Mapping):
+        return _MemoryPredictions(results, None)
+    path = Path(results)
+    if path.is_file() and path.suffix.lower() == ".json":
+        from vprop.benchmarks.davis.rle import read_rle_json
+
+        return _MemoryPredictions(read_rle_json(path), path)
+    return _FolderPredictions(path)
+
+
+def _read_predictions(source, sequence: str, frames: Sequence[str], size: tuple[int, int]):
+    """Read the predicted id maps of ``frames`` and check their size."""
+    maps = []
+    for frame in frames:
+        ids = source.read(sequence, frame)
+        if ids.shape != size:
+            raise VpropError(
+                f"prediction size {ids.shape[1]}x{ids.shape[0]} differs from the "
+                f"ground truth {size[1]}x{size[0]}",
+                source.where(sequence, frame),
+            )
+        maps.append(ids)
+    return np.stack(maps) if maps else np.zeros((0, *size), dtype=np.uint8)
+
+
+def score_davis(
+    davis_root: str | Path,
+    results_dir: str | Path | IdMaps,
+    sequences: Sequence[str] | None = None,
+    imageset: str = "2017/val.txt",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Score DAVIS-2017 semi-supervised results like the official evaluator.
+
+    Args:
+        davis_root: The DAVIS folder (``ImageSets/``, ``Annotations/480p/``).
+        results_dir: A results folder ``<seq>/<frame>.png`` (indexed PNGs), a COCO RLE
+            JSON file written by :mod:`vprop.benchmarks.davis.rle`, or in-memory id maps
+            ``{seq: {frame: (H, W) ids}}``.
+        sequences: Sequences to score; default: those listed in ``imageset``.
+        imageset: Sequence list under ``<davis_root>/ImageSets``.
+        progress: Show a per-sequence progress bar (only on a terminal).
+
+    Returns:
+        {"global": {GLOBAL_KEYS...}, "per_object": {"<seq>_<id>": {OBJECT_KEYS...}},
+        "per_frame": {"<seq>_<id>": {"frames": names, "J": [...], "F": [...]}}}.
+
+    Raises:
+        VpropError: Missing or unreadable file, missing sequence, size mismatch, or a
+            prediction with more objects than the ground truth; the message names the file.
+    """
+    names = list(sequences) if sequences is not None else read_sequence_list(davis_root, imageset)
+    if not names:
+        raise VpropError("no sequences to score")
+    source = _open_predictions(results_dir)
+
+    per_object: dict[str, dict[str, float]] = {}
+    per_frame: dict[str, dict[str, list]] = {}
+    for sequence in tqdm(names, desc="DAVIS", unit="seq", disable=None if progress else True):
+        frames, gt = read_ground_truth(davis_root, sequence)  # gt: (T, H, W)
+        source.check_sequence(sequence)
+        scored_frames = frames[1:-1]
+        pred = _read_predictions(source, sequence, scored_frames, gt.shape[1:])  # (T-2, H, W)
+        n_objects = _count_objects(gt[0])
+        for index, frame in enumerate(scored_frames):
+            largest = int(pred[index].max())
+            if largest > n_objects:
+                raise VpropError(
+                    f"object id {largest} but the ground truth of {sequence} has "
+                    f"{n_objects} objects",
+                    source.where(sequence, frame),
+                )
+        gt_scored = np.where(gt[1:-1] == VOID_LABEL, 0, gt[1:-1])
+        for object_id, scores in _object_scores(gt_scored, pred, n_objects).items():
+            name = f"{sequence}_{object_id}"
+            per_object[name] = {key: scores[key] for key in OBJECT_KEYS}
+            per_frame[name] = {"frames": scored_frames, "J": scores["J"], "F": scores["F"]}
+
+    return {"global": global_scores(per_object), "per_object": per_object, "per_frame": per_frame}
+
+
+def global_scores(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Pool per-object statistics into the official global figures.
+
+    Args:
+        per_object: {"<seq>_<id>": {OBJECT_KEYS...}}.
+
+    Returns:
+        {GLOBAL_KEYS...}: mean over objects of each statistic, and
+        J&F-Mean = (J-Mean + F-Mean) / 2.
+    """
+    if not per_object:
+        raise VpropError("no objects were scored")
+    pooled = {key: float(np.mean([obj[key] for obj in per_object.values()])) for key in OBJECT_KEYS}
+    return {"J&F-Mean": (pooled["J-Mean"] + pooled["F-Mean"]) / 2.0, **pooled}

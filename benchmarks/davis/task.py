@@ -1,0 +1,138 @@
+"""DAVIS-2017 semi-supervised VOS by label propagation: predict, write official PNGs, score."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vprop.benchmarks.davis import synthetic
+from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
+from vprop.benchmarks.io import read_indexed_png, write_indexed_png
+from vprop.benchmarks.pipeline import propagate_video, read_frames
+from vprop.benchmarks.sizes import check_patch_multiple, floor_to, short_side_size
+from vprop.benchmarks.tasks import EvalRequest
+from vprop.propagation import Preset, decode_labels
+
+VOID = 255
+DONE_DIR = ".vprop-done"
+
+
+def preset_overrides(preset_name: str) -> dict:
+    """DAVIS uses every preset as published."""
+    return {}
+
+
+def make_sample(dest: Path) -> Path:
+    """Write the embedded synthetic DAVIS sample and return its root."""
+    return synthetic.make_sample(dest)
+
+
+def input_size(
+    preset: Preset, frame_hw: tuple[int, int], patch: int, user_size: tuple[int, int] | None
+) -> tuple[int, int]:
+    """Backbone input (height, width) for a DAVIS sequence.
+
+    cropmae: 480x880 (880x480 for portrait frames), as the SiamMAE/CropMAE code; crw: native
+    resolution floored to the patch size; dino: short side 480, long side floored to 64.
+    """
+    if user_size is not None:
+        return check_patch_multiple(user_size, patch)
+    height, width = frame_hw
+    if preset.name == "dino":
+        return short_side_size(frame_hw, 480, 64)
+    if preset.name == "crw":
+        return floor_to(height, patch), floor_to(width, patch)
+    return (480, 880) if width >= height else (880, 480)
+
+
+def label_values(first: np.ndarray) -> np.ndarray:
+    """Sorted label values of frame 0, void (255) counted as background."""
+    values = np.unique(np.where(first == VOID, 0, first))
+    return values if values[0] == 0 else np.concatenate([[0], values])
+
+
+def predict_sequence(
+    extractor: torch.nn.Module, sequence: DavisSequence, request: EvalRequest, out_dir: Path
+) -> int:
+    """Propagate frame 0's objects through one sequence and write indexed PNGs.
+
+    Returns:
+        Number of frames written.
+    """
+    first, palette = read_indexed_png(sequence.first_annotation)
+    values = label_values(first)  # channel c <-> object id values[c]
+    channels = torch.from_numpy(np.searchsorted(values, np.where(first == VOID, 0, first)))
+    preset = request.preset
+    size = input_size(preset, sequence.size, extractor.patch_size, request.size)
+    soft_maps = propagate_video(
+        extractor,
+        read_frames(sequence.frames, sequence.size),
+        channels,
+        len(values),
+        preset,
+        size,
+        extractor.patch_size,
+        request.settings,
+    )
+    names = sequence.frame_names()
+    bar = tqdm(
+        total=len(names), desc=sequence.name, unit="frame", leave=False,
+        disable=not request.settings.progress,
+    )
+    for name, soft in zip(names, soft_maps):
+        index = decode_labels(
+            soft.cpu(), size, sequence.size, minmax=preset.minmax_output,
+            exact_nearest=preset.label_downsample == "nearest",
+        )
+        write_indexed_png(out_dir / f"{name}.png", values[index.numpy()], palette)
+        bar.update()
+    bar.close()
+    return len(names)
+
+
+def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
+    """Evaluate on DAVIS: predict every (unfinished) sequence, then score all of them.
+
+    Outputs under ``request.out_dir``: ``results/<seq>/<frame>.png`` (official results layout,
+    palette of the ground truth), ``global_results-val.csv``, ``per-sequence_results-val.csv``.
+
+    Returns:
+        ``{"global", "per_object", "per_sequence_frames", "timing", "table"}``.
+    """
+    from vprop.benchmarks.davis.csv_report import format_table, write_csv_reports
+    from vprop.benchmarks.davis.scoring import score_davis
+
+    sequences = load_sequences(request.data_root, request.sequences)
+    results_dir = request.out_dir / "results"
+    done_dir = request.out_dir / DONE_DIR
+    done_dir.mkdir(parents=True, exist_ok=True)
+    frames, skipped, start = 0, [], time.perf_counter()
+    progress = request.settings.progress
+    for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
+        marker = done_dir / sequence.name
+        if marker.exists() and not request.overwrite:
+            skipped.append(sequence.name)
+            continue
+        marker.unlink(missing_ok=True)
+        frames += predict_sequence(extractor, sequence, request, results_dir / sequence.name)
+        marker.write_text("done\n")
+    elapsed = time.perf_counter() - start
+    names = [sequence.name for sequence in sequences]
+    scores = score_davis(request.data_root, results_dir, sequences=names, progress=False)
+    write_csv_reports(scores, request.out_dir)
+    return {
+        "global": scores["global"],
+        "per_object": scores["per_object"],
+        "sequences": names,
+        "skipped_finished": skipped,
+        "timing": {
+            "frames_predicted": frames,
+            "seconds": elapsed,
+            "frames_per_second": frames / elapsed if frames else None,
+        },
+        "table": format_table(scores),
+    }

@@ -1,0 +1,157 @@
+"""Task-agnostic glue between benchmark readers and the propagation engine.
+
+Every task (DAVIS, JHMDB, VIP) goes through :func:`propagate_video`, so there is one
+propagation code path: frames are decoded in a background thread, turned into backbone inputs,
+featurised in small batches and streamed through :class:`~vprop.propagation.LabelPropagator`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vprop.benchmarks.io import read_rgb
+from vprop.errors import VpropError
+from vprop.propagation import (
+    LabelPropagator,
+    Preset,
+    first_frame_labels,
+    stream_features,
+    to_model_input,
+)
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class EngineSettings:
+    """How the engine runs (not what it computes).
+
+    Attributes:
+        device: ``cpu``, ``cuda``, ``cuda:1``, ... (``auto`` picks CUDA when present).
+        batch_size: Frames per backbone forward pass.
+        feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
+        autocast: Backbone autocast dtype name or ``None`` for full precision.
+        progress: Show per-frame progress bars.
+    """
+
+    device: str = "auto"
+    batch_size: int = 4
+    feature_dtype: str = "float32"
+    autocast: str | None = None
+    progress: bool = True
+    extras: dict = field(default_factory=dict)
+
+    def torch_device(self) -> torch.device:
+        """Resolve ``auto`` to CUDA when available, else CPU."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def dtype(self, name: str | None) -> torch.dtype | None:
+        """Map a dtype name to a torch dtype (``None`` stays ``None``)."""
+        if name is None:
+            return None
+        if name not in _DTYPES:
+            raise VpropError(f"unknown dtype {name!r}; choose one of {sorted(_DTYPES)}")
+        return _DTYPES[name]
+
+
+def read_frames(paths: Sequence[Path], size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Read RGB frames, checking each has the (height, width) of frame 0.
+
+    Raises:
+        VpropError: A frame is unreadable or of another size, naming the file.
+    """
+    for path in paths:
+        frame = read_rgb(path)
+        if frame.shape[:2] != tuple(size):
+            raise VpropError(
+                f"frame is {frame.shape[1]}x{frame.shape[0]}, expected {size[1]}x{size[0]} "
+                "like the first frame",
+                path,
+            )
+        yield frame
+
+
+def prefetch(items: Iterable, depth: int = 8) -> Iterator:
+    """Run an iterator in a background thread, ``depth`` items ahead; errors are re-raised."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((done, None))
+        except BaseException as error:  # noqa: BLE001 - forwarded to the consumer
+            buffer.put((done, error))
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+def propagate_video(
+    extractor: Callable[[torch.Tensor], torch.Tensor],
+    frames: Iterable[np.ndarray],
+    first_channels: torch.Tensor,
+    num_labels: int,
+    preset: Preset,
+    input_size: tuple[int, int],
+    patch_size: int,
+    settings: EngineSettings,
+) -> Iterator[torch.Tensor]:
+    """Propagate frame 0's labels through a video.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) L2-normalised features.
+        frames: RGB uint8 (H, W, 3) frames in order, frame 0 first (consumed lazily).
+        first_channels: (H, W) channel index of every pixel of frame 0.
+        num_labels: Number of label channels C.
+        preset: Propagation preset.
+        input_size: Backbone input (height, width), multiples of ``patch_size``.
+        patch_size: Backbone patch size.
+        settings: Device, batch size and dtypes.
+
+    Yields:
+        (C, h, w) soft labels on the feature grid, one per frame (frame 0's from its labels).
+    """
+    device = settings.torch_device()
+    grid = (input_size[0] // patch_size, input_size[1] // patch_size)
+    inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
+    features = stream_features(
+        extractor,
+        inputs,
+        batch_size=settings.batch_size,
+        device=device,
+        dtype=settings.dtype(settings.feature_dtype),
+        autocast_dtype=settings.dtype(settings.autocast),
+    )
+    labels = first_frame_labels(
+        first_channels, num_labels, input_size, grid, preset.label_downsample
+    ).to(device)
+    yield from LabelPropagator(preset).run(features, labels)

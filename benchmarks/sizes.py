@@ -1,0 +1,52 @@
+"""Backbone input sizes per benchmark and preset (PROTOCOLS.md section 1)."""
+
+from __future__ import annotations
+
+from vprop.errors import VpropError
+
+
+def floor_to(value: float, multiple: int) -> int:
+    """Round ``value`` down to a multiple of ``multiple`` (at least one multiple)."""
+    return max(multiple, int(value // multiple) * multiple)
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """Parse a ``HxW`` (or a single ``S`` for a square) size option; ``None`` passes through."""
+    if text is None:
+        return None
+    try:
+        parts = [int(part) for part in text.lower().split("x")]
+    except ValueError:
+        raise VpropError(f"size must look like 480x880, got {text!r}") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) <= 0:
+        raise VpropError(f"size must look like 480x880, got {text!r}")
+    return parts[0], parts[1]
+
+
+def short_side_size(
+    frame_hw: tuple[int, int], short: int, multiple: int
+) -> tuple[int, int]:
+    """DINO's rule: short side set to ``short``, long side scaled and floored to ``multiple``."""
+    height, width = frame_hw
+    if width >= height:
+        return short, floor_to(short * width / height, multiple)
+    return floor_to(short * height / width, multiple), short
+
+
+def long_side_size(
+    frame_hw: tuple[int, int], long: int, multiple: int
+) -> tuple[int, int]:
+    """VIP's rule: long side set to ``long``, short side scaled and floored to ``multiple``."""
+    height, width = frame_hw
+    if width >= height:
+        return floor_to(long * height / width, multiple), long
+    return long, floor_to(long * width / height, multiple)
+
+
+def check_patch_multiple(size: tuple[int, int], patch: int) -> tuple[int, int]:
+    """Raise unless both sides of ``size`` are multiples of the backbone's patch size."""
+    if size[0] % patch or size[1] % patch:
+        raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch {patch}")
+    return size

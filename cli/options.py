@@ -1,0 +1,160 @@
+"""Click options shared by `vprop eval` and `vprop compare`, and the one function they call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vprop.benchmarks.pipeline import EngineSettings
+from vprop.benchmarks.sizes import parse_size
+from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
+from vprop.propagation import PRESETS, get_preset
+from vprop.utils import atomic_write_json, package_versions
+
+
+def _compose(*decorators: Callable) -> Callable:
+    def apply(function: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+backbone_options = _compose(
+    click.option("--arch", default=None,
+                 help="Backbone name (default: from a vprop checkpoint, else "
+                      "vit_small_patch16_224)."),
+    click.option("--ckpt-format", default="auto", show_default=True,
+                 help="Checkpoint format: auto, vprop, cropmae, siammae, mae, dino, timm, deit, "
+                      "safetensors, plain."),
+    click.option("--layer", type=int, default=None,
+                 help="Feature block (negative counts from the end); default: last block + norm."),
+    click.option("--pos-embed", type=click.Choice(["dino", "exact"]), default=None,
+                 help="Position-embedding resampling (default: the preset's)."),
+    click.option("--unsafe-load", is_flag=True,
+                 help="Accept arbitrary pickles in checkpoints (runs code from the file!)."),
+)
+
+propagation_options = _compose(
+    click.option("--task", type=click.Choice(sorted(TASK_MODULES)), default="davis",
+                 show_default=True, help="Benchmark."),
+    click.option("--data-root", type=click.Path(path_type=Path), default=None,
+                 help="Dataset root in the official layout; default: a generated "
+                      "SYNTHETIC sample."),
+    click.option("--preset", type=click.Choice(sorted(PRESETS)), default="cropmae",
+                 show_default=True, help="Propagation preset (paper settings)."),
+    click.option("--topk", type=int, default=None, help="Override the preset's top-k."),
+    click.option("--temperature", type=float, default=None, help="Override the temperature."),
+    click.option("--radius", type=float, default=None, help="Override the neighbourhood radius."),
+    click.option("--context", type=int, default=None,
+                 help="Override the number of context frames."),
+    click.option("--size", default=None,
+                 help="Override the backbone input size, HxW (e.g. 480x880)."),
+    click.option("--sequences", default=None,
+                 help="Comma-separated subset of sequences / clips / videos."),
+    click.option("--split", type=click.Path(path_type=Path), default=None,
+                 help="Split/list file (JHMDB, VIP); default: the task's."),
+    click.option("--overwrite", is_flag=True, help="Recompute finished sequences."),
+    click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
+    click.option("--batch-size", type=int, default=4, show_default=True,
+                 help="Frames per backbone forward pass."),
+    click.option("--feature-dtype", type=click.Choice(["float32", "float16", "bfloat16"]),
+                 default="float32", show_default=True, help="Dtype of the stored features."),
+    click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None,
+                 help="Run the backbone under autocast with this dtype."),
+    click.option("--no-progress", is_flag=True, help="Hide progress bars."),
+)
+
+
+def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> EvalRequest:
+    """Resolve the preset (paper, task, user overrides), the data root and engine settings."""
+    task = get_task(task_name)
+    preset = get_preset(options["preset"]).override(**task.preset_overrides(options["preset"]))
+    preset = preset.override(
+        topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
+        context=options["context"], pos_embed=options["pos_embed"],
+    )
+    data_root, synthetic = options["data_root"], options["data_root"] is None
+    if synthetic:
+        data_root = task.make_sample(out_dir / "synthetic-sample")
+        click.secho(
+            f"NOTE: no --data-root given: running on a SYNTHETIC {task_name} sample generated at "
+            f"{data_root}. Figures are a smoke test, not benchmark results.",
+            fg="yellow", err=True,
+        )
+    sequences = options["sequences"]
+    return EvalRequest(
+        data_root=Path(data_root),
+        out_dir=out_dir,
+        preset=preset,
+        sequences=[name.strip() for name in sequences.split(",") if name.strip()]
+        if sequences else None,
+        size=parse_size(options["size"]),
+        split=options["split"],
+        overwrite=options["overwrite"],
+        settings=EngineSettings(
+            device=options["device"], batch_size=options["batch_size"],
+            feature_dtype=options["feature_dtype"], autocast=options["amp"],
+            progress=not options["no_progress"],
+        ),
+        synthetic=synthetic,
+    )
+
+
+def run_evaluation(
+    task_name: str, ckpt: Path | None, out_dir: Path, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Build the backbone, run the task and write ``out_dir/results.json``.
+
+    Returns:
+        The results payload (also written to ``results.json``).
+    """
+    from vprop.checkpoints import load_backbone
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    request = build_request(task_name, out_dir, options)
+    if ckpt is None:
+        click.secho(
+            "WARNING: no --ckpt given: the backbone is RANDOMLY INITIALISED. Its figures say "
+            "nothing about any pretrained model.", fg="red", bold=True, err=True,
+        )
+    extractor = load_backbone(
+        arch=options["arch"], ckpt=ckpt, ckpt_format=options["ckpt_format"],
+        pos_embed=request.preset.pos_embed, layer=options["layer"],
+        unsafe_load=options["unsafe_load"],
+    )
+    extractor = extractor.to(request.settings.torch_device())
+    start = time.perf_counter()
+    result = get_task(task_name).run(extractor, request)
+    payload = {
+        "task": task_name,
+        "synthetic": request.synthetic,
+        "random_init": ckpt is None,
+        **{key: value for key, value in result.items() if key != "table"},
+        "config": {
+            "data_root": str(request.data_root),
+            "out_dir": str(out_dir),
+            "preset": request.preset.to_dict(),
+            "sequences": request.sequences,
+            "size": request.size,
+            "split": None if request.split is None else str(request.split),
+            "device": str(request.settings.torch_device()),
+            "batch_size": request.settings.batch_size,
+            "feature_dtype": request.settings.feature_dtype,
+            "amp": request.settings.autocast,
+        },
+        "backbone": extractor.describe(),
+        "versions": package_versions(),
+        "wall_seconds": time.perf_counter() - start,
+    }
+    atomic_write_json(out_dir / "results.json", payload)
+    click.echo(result.get("table", ""))
+    if request.synthetic:
+        click.secho("(SYNTHETIC sample: not a benchmark result)", fg="yellow", err=True)
+    click.echo(f"results written to {out_dir / 'results.json'}")
+    return payload

@@ -1,0 +1,217 @@
+"""View-pair sampling: the CropMAE crop strategies and the SiamMAE shared crop.
+
+Every sampler takes a numpy ``Generator`` (so a sample is a pure function of its seed) and
+returns the views *and* the boxes it used, in source-image pixel coordinates, so that the
+geometric relations between the views can be checked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as tvf
+
+CropStrategy = Literal["global-to-local", "local-to-global", "random", "same"]
+CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
+ASPECT_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned crop box in pixels: rows [top, top + height), cols [left, left + width)."""
+
+    top: float
+    left: float
+    height: float
+    width: float
+
+    def contains(self, other: Box, tol: float = 1e-6) -> bool:
+        """Whether ``other`` lies inside this box (up to ``tol`` pixels)."""
+        return (
+            other.top >= self.top - tol
+            and other.left >= self.left - tol
+            and other.top + other.height <= self.top + self.height + tol
+            and other.left + other.width <= self.left + self.width + tol
+        )
+
+    def within_view(self, inner: Box, view_size: int) -> Box:
+        """Map ``inner``, given in the coordinates of this box resized to a square view, back
+        to the coordinates this box is expressed in."""
+        sy, sx = self.height / view_size, self.width / view_size
+        return Box(
+            self.top + inner.top * sy, self.left + inner.left * sx,
+            inner.height * sy, inner.width * sx,
+        )
+
+
+@dataclass
+class ViewPair:
+    """Two uint8 views (3, S, S) and how they were made.
+
+    ``view1`` is the unmasked (reference) view, ``view2`` the one to mask and reconstruct.
+    Boxes are in the pixel coordinates of the source image (for SiamMAE: of each frame),
+    before any flip; ``flip1``/``flip2`` say whether each view was mirrored afterwards.
+    """
+
+    view1: torch.Tensor
+    view2: torch.Tensor
+    box1: Box
+    box2: Box
+    flip1: bool
+    flip2: bool
+
+
+def sample_box(
+    height: int,
+    width: int,
+    scale: tuple[float, float],
+    rng: np.random.Generator,
+    ratio: tuple[float, float] = ASPECT_RATIO,
+) -> Box:
+    """Sample a random-resized-crop box without rejection loop (BYOL/CropMAE style).
+
+    Area fraction ~ U(scale), log aspect ratio ~ U(log ratio); the side lengths are rounded
+    and clipped to the image, the position is uniform among integer positions.
+
+    Args:
+        height: Source height in pixels.
+        width: Source width in pixels.
+        scale: (min, max) fraction of the source area.
+        rng: Random generator.
+        ratio: (min, max) width / height.
+
+    Returns:
+        An integer-valued box inside the source.
+    """
+    area = height * width * rng.uniform(scale[0], scale[1])
+    aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+    w = min(max(1, int(round(math.sqrt(area * aspect)))), width)
+    h = min(max(1, int(round(math.sqrt(area / aspect)))), height)
+    top = int(rng.integers(0, height - h + 1))
+    left = int(rng.integers(0, width - w + 1))
+    return Box(float(top), float(left), float(h), float(w))
+
+
+def crop_resize(
+    image: torch.Tensor, box: Box, size: int, interpolation: InterpolationMode
+) -> torch.Tensor:
+    """Crop an integer box out of a (3, H, W) uint8 image and resize it to (3, size, size)."""
+    return tvf.resized_crop(
+        image, int(box.top), int(box.left), int(box.height), int(box.width), [size, size],
+        interpolation=interpolation, antialias=True,
+    )
+
+
+@dataclass(frozen=True)
+class PhotometricAugment:
+    """Optional colour jitter / Gaussian blur applied to the unmasked view (ablation, Tab. 3e).
+
+    Colour jitter: brightness, contrast, saturation 0.4 and hue 0.1 in random order; blur:
+    sigma ~ U(0.1, 2.0) with a 23 px kernel. Both always applied when enabled.
+    """
+
+    color_jitter: bool = False
+    gaussian_blur: bool = False
+
+    def __call__(self, view: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """Apply the enabled augmentations to a (3, S, S) uint8 view."""
+        if self.color_jitter:
+            for op in rng.permutation(4):
+                if op == 0:
+                    view = tvf.adjust_brightness(view, rng.uniform(0.6, 1.4))
+                elif op == 1:
+                    view = tvf.adjust_contrast(view, rng.uniform(0.6, 1.4))
+                elif op == 2:
+                    view = tvf.adjust_saturation(view, rng.uniform(0.6, 1.4))
+                else:
+                    view = tvf.adjust_hue(view, rng.uniform(-0.1, 0.1))
+        if self.gaussian_blur:
+            sigma = float(rng.uniform(0.1, 2.0))
+            view = tvf.gaussian_blur(view, kernel_size=[23, 23], sigma=[sigma, sigma])
+        return view
+
+
+@dataclass(frozen=True)
+class CropPairSampler:
+    """CropMAE: two views of one image following a crop strategy (paper Sec. 3.1, Fig. 2).
+
+    - ``global-to-local``: view1 = random resized crop of the image (``global_scale``);
+      view2 = random resized crop of the *resized* view1 (``local_scale``).
+    - ``local-to-global``: the same two crops with the roles swapped (view1 is the local one).
+    - ``random``: two independent global crops.
+    - ``same``: one global crop used for both views (same flip too).
+    Each view is flipped horizontally with probability ``flip_p``, independently.
+    """
+
+    strategy: CropStrategy = "global-to-local"
+    size: int = 224
+    global_scale: tuple[float, float] = (0.1, 1.0)
+    local_scale: tuple[float, float] = (0.3, 0.6)
+    ratio: tuple[float, float] = ASPECT_RATIO
+    flip_p: float = 0.5
+    interpolation: InterpolationMode = InterpolationMode.BILINEAR
+    augment: PhotometricAugment = PhotometricAugment()
+
+    def __post_init__(self) -> None:
+        if self.strategy not in CROP_STRATEGIES:
+            raise ValueError(f"unknown crop strategy {self.strategy!r}; use {CROP_STRATEGIES}")
+
+    def __call__(self, image: torch.Tensor, rng: np.random.Generator) -> ViewPair:
+        """Make the two views of a (3, H, W) uint8 image."""
+        _, h, w = image.shape
+        box_g = sample_box(h, w, self.global_scale, rng, self.ratio)
+        view_g = crop_resize(image, box_g, self.size, self.interpolation)
+        if self.strategy == "same":
+            flip = bool(rng.random() < self.flip_p)
+            view = view_g.flip(-1) if flip else view_g
+            return ViewPair(self.augment(view, rng), view, box_g, box_g, flip, flip)
+        if self.strategy == "random":
+            box_b = sample_box(h, w, self.global_scale, rng, self.ratio)
+            view_b = crop_resize(image, box_b, self.size, self.interpolation)
+            pair = (view_g, view_b, box_g, box_b)
+        else:
+            box_in_view = sample_box(self.size, self.size, self.local_scale, rng, self.ratio)
+            view_l = crop_resize(view_g, box_in_view, self.size, self.interpolation)
+            box_l = box_g.within_view(box_in_view, self.size)
+            if self.strategy == "global-to-local":
+                pair = (view_g, view_l, box_g, box_l)
+            else:
+                pair = (view_l, view_g, box_l, box_g)
+        view1, view2, box1, box2 = pair
+        flip1 = bool(rng.random() < self.flip_p)
+        flip2 = bool(rng.random() < self.flip_p)
+        view1 = view1.flip(-1) if flip1 else view1
+        view2 = view2.flip(-1) if flip2 else view2
+        return ViewPair(self.augment(view1, rng), view2, box1, box2, flip1, flip2)
+
+
+@dataclass(frozen=True)
+class FramePairSampler:
+    """SiamMAE: the same random resized crop and the same flip on two frames of a video."""
+
+    size: int = 224
+    scale: tuple[float, float] = (0.5, 1.0)
+    ratio: tuple[float, float] = ASPECT_RATIO
+    flip_p: float = 0.5
+    interpolation: InterpolationMode = InterpolationMode.BILINEAR
+    augment: PhotometricAugment = PhotometricAugment()
+
+    def __call__(
+        self, frame1: torch.Tensor, frame2: torch.Tensor, rng: np.random.Generator
+    ) -> ViewPair:
+        """Make the two views of two (3, H, W) uint8 frames of the same size."""
+        if frame1.shape != frame2.shape:
+            raise ValueError(f"frames differ in size: {tuple(frame1.shape)} vs {tuple(frame2.shape)}")
+        _, h, w = frame1.shape
+        box = sample_box(h, w, self.scale, rng, self.ratio)
+        view1 = crop_resize(frame1, box, self.size, self.interpolation)
+        view2 = crop_resize(frame2, box, self.size, self.interpolation)
+        flip = bool(rng.random() < self.flip_p)
+        if flip:
+            view1, view2 = view1.flip(-1), view2.flip(-1)
+        return ViewPair(self.augment(view1, rng), view2, box, box, flip, flip)
