@@ -115,7 +115,7 @@ class FeatureExtractor(nn.Module):
             tokens = block(tokens)
         tokens = m.norm(tokens)  # [B, 1+hw, D]
         patches = tokens[:, self._num_prefix:]  # [B, h*w, D]
-        patches = F.normalize(patches, dim=-1)
+        patches = F.normalize(patches.float(), dim=-1)  # float32 even under autocast
         return patches.transpose(1, 2).reshape(batch, self.embed_dim, h, w).contiguous()
 
     def describe(self) -> dict[str, Any]:
@@ -128,7 +128,7 @@ class FeatureExtractor(nn.Module):
 
 
 def load_backbone(
-    arch: str | None = "vit_small_patch16_224",
+    arch: str | None = None,
     ckpt: str | Path | None = None,
     ckpt_format: str = "auto",
     pos_embed: str = "dino",
@@ -138,9 +138,10 @@ def load_backbone(
     """Build a frozen feature extractor from a registry arch and an optional checkpoint.
 
     Args:
-        arch: Registry name or alias. ``None`` = take it from the checkpoint (vprop metadata,
-            else the registry arch matching the weights' patch size, width and depth), falling
-            back to ``vit_small_patch16_224``. Pass ``None`` when the user gave no ``--arch``.
+        arch: Registry name or alias. ``None`` (default) = take it from the checkpoint (vprop
+            metadata, else the registry arch matching the weights' patch size, width and
+            depth), falling back to ``vit_small_patch16_224`` (also used without ``ckpt``).
+            Pass ``None`` when the user gave no ``--arch``.
         ckpt: Checkpoint file (torch or safetensors); ``None`` = random initialisation.
         ckpt_format: ``'auto'`` or one of ``vprop, cropmae, siammae, mae, dino, timm, deit,
             safetensors, plain``.

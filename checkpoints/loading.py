@@ -105,15 +105,21 @@ def read_checkpoint(path: str | Path, unsafe_load: bool = False) -> tuple[Any, b
     except Exception as err:  # torch raises many types for bad files
         text = _first_line(err)
         if not unsafe_load and "weights only load failed" in str(err).lower():
-            detail = re.search(r"unsupported GLOBAL \S+", str(err))
-            raise VpropError(
-                "refusing to unpickle non-tensor objects"
-                + (f" ({detail.group(0)})" if detail else "")
-                + "; if you trust this file, pass --unsafe-load (unsafe_load=True)",
-                path,
-            ) from None
+            raise VpropError(_weights_only_message(str(err)), path) from None
         raise VpropError(f"cannot read checkpoint (corrupt or not a checkpoint): {text}",
                          path) from None
+
+
+def _weights_only_message(text: str) -> str:
+    """Explain a ``weights_only`` refusal: a non-tensor object, or not a pickle at all."""
+    found = re.search(r"GLOBAL (\S+)", text)
+    if found:
+        return (f"refusing to unpickle a non-tensor object ({found.group(1)}); if you trust "
+                "this file, pass --unsafe-load (unsafe_load=True)")
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
+    detail = found.group(1).strip() if found else "unknown pickle content"
+    return (f"cannot read checkpoint safely (corrupt, or not a tensor-only pickle: {detail}); "
+            "if it is a trusted pickle, --unsafe-load (unsafe_load=True) may read it")
 
 
 def _first_line(err: BaseException) -> str:
@@ -186,6 +192,14 @@ def _match_state(model: VisionTransformer, state: dict[str, torch.Tensor]
     return missing, unexpected
 
 
+def _canonical_or_raw(name: str) -> str:
+    """Canonical name of a (possibly unknown) arch stored in metadata; unknown stays as is."""
+    try:
+        return canonical_name(str(name))
+    except VpropError:
+        return str(name)
+
+
 def _load_adapted(path: Path, ckpt_format: str, unsafe_load: bool) -> AdaptedCheckpoint:
     raw, from_safetensors = read_checkpoint(path, unsafe_load)
     try:
@@ -227,14 +241,14 @@ def build_encoder(
     adapted = _load_adapted(path, ckpt_format, unsafe_load)
     state = adapted.state_dict
     meta_arch = adapted.meta.get("arch")
-    if arch is None:
-        name = canonical_name(meta_arch) if meta_arch else (infer_arch(state) or DEFAULT_ARCH)
-    else:
-        name = canonical_name(arch)
-        if meta_arch and canonical_name(meta_arch) != name:
-            logger.warning("%s: checkpoint was trained as %s, loading it as %s",
-                           path, meta_arch, name)
+    name = canonical_name(arch) if arch is not None else None
+    if name and meta_arch and _canonical_or_raw(meta_arch) != name:
+        logger.warning("%s: checkpoint was trained as %s, loading it as %s",
+                       path, meta_arch, name)
     try:
+        if name is None:
+            name = (canonical_name(str(meta_arch)) if meta_arch
+                    else infer_arch(state) or DEFAULT_ARCH)
         _check_patch_embed(state, name)
         grid = _pos_embed_grid(state, name)
         model = create_vit(name, img_size=(grid[0] * arch_spec(name).patch_size,

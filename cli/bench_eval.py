@@ -1,12 +1,53 @@
-"""Placeholder until this command lands (replaced by its owner)."""
+"""`vprop bench eval`: frames/s, backbone share and peak memory of `vprop eval`."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
 
 import click
 
-from vprop.errors import VpropError
+from vprop.benchmarks.davis.synthetic import make_long_sample
+from vprop.benchmarks.speed import measure_in_subprocess
 
 
-@click.command(name="eval", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not available yet."""
-    raise VpropError("this command is not implemented yet")
+@click.command(name="eval")
+@click.option("--data-root", type=click.Path(path_type=Path),
+              default=Path("../shared/data/davis-mini/DAVIS"), show_default=True,
+              help="Real DAVIS sample for the throughput run.")
+@click.option("--sequences", default="blackswan", show_default=True)
+@click.option("--arch", default="vit_small_patch16_224", show_default=True)
+@click.option("--ckpt", default=None, help="Checkpoint (random init if absent: same speed).")
+@click.option("--memory-arch", default="vit_test_patch16", show_default=True,
+              help="Backbone for the long-vs-short video memory runs.")
+@click.option("--long-frames", type=int, default=500, show_default=True)
+@click.option("--short-frames", type=int, default=50, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None)
+@click.option("--feature-dtype", default="float32", show_default=True)
+@click.option("--skip-memory", is_flag=True, help="Only the throughput run.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the JSON here.")
+def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory_arch: str,
+            long_frames: int, short_frames: int, device: str, batch_size: int, amp: str | None,
+            feature_dtype: str, skip_memory: bool, out: Path | None) -> None:
+    """Measure `vprop eval` at the cropmae preset (each run in a fresh process)."""
+    common = {"device": device, "batch_size": batch_size, "amp": amp,
+              "feature_dtype": feature_dtype}
+    report = {"throughput": measure_in_subprocess(
+        data_root=data_root, sequences=sequences.split(","), arch=arch, ckpt=ckpt, **common)}
+    click.echo(json.dumps(report["throughput"], indent=2))
+    if not skip_memory:
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, frames in (("short", short_frames), ("long", long_frames)):
+                root = make_long_sample(Path(tmp) / label, frames)
+                report[f"memory_{label}"] = measure_in_subprocess(
+                    data_root=root, sequences=None, arch=memory_arch, ckpt=None, **common)
+                click.echo(json.dumps(report[f"memory_{label}"], indent=2))
+        key = "peak_cuda_mib" if "peak_cuda_mib" in report["memory_long"] else "peak_rss_mib"
+        report["long_over_short_peak"] = report["memory_long"][key] / report["memory_short"][key]
+        click.echo(f"peak memory long/short ({key}): {report['long_over_short_peak']:.3f}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))

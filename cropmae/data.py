@@ -92,10 +92,12 @@ class PairDataset(Dataset):
 
     def _pairs(self, clip: Clip, rng: np.random.Generator) -> list[ViewPair]:
         if self.method == "siammae":
-            frames = [self._read_frames(clip, sample_pair_indices(self._length(clip), rng,
-                                                                  self.gap_range))
-                      for _ in range(self.repeats)]
-            return [self.pair_sampler(f1, f2, rng) for f1, f2 in frames]
+            length = self._length(clip)
+            picks = [i for _ in range(self.repeats)
+                     for i in sample_pair_indices(length, rng, self.gap_range)]
+            frames = self._read_frames(clip, tuple(picks))  # one decoding pass for all pairs
+            return [self.pair_sampler(frames[2 * r], frames[2 * r + 1], rng)
+                    for r in range(self.repeats)]
         if self.source.format == "images":
             image = read_image(clip.path)
             return [self.pair_sampler(image, rng) for _ in range(self.repeats)]

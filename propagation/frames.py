@@ -25,7 +25,8 @@ def to_model_input(rgb: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     Returns:
         float32 tensor (3, height, width).
     """
-    image = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True)).permute(2, 0, 1).float() / 255.0
+    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))  # (H, W, 3)
+    image = pixels.permute(2, 0, 1).float() / 255.0
     if tuple(image.shape[1:]) != tuple(size):
         image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)

@@ -184,3 +184,19 @@ def test_unsupported_vprop_version(tmp_path, source, encoder_state, perturbed_st
     raw["vprop"]["version"] = 2
     with pytest.raises(VpropError, match="version 2"):
         adapt(raw)
+
+
+def test_explicit_arch_wins_over_metadata_with_a_warning(tmp_path, source, encoder_state,
+                                                         perturbed_state, caplog):
+    raw, _ = build("vprop", encoder_state(source), perturbed_state)
+    raw["vprop"]["arch"] = "vitb16"
+    path = tmp_path / "v.pth"
+    torch.save(raw, path)
+    assert load_backbone("vit_test_patch16", path).describe()["arch"] == "vit_test_patch16"
+    assert "trained as vitb16" in caplog.text
+
+
+def test_default_arch_without_checkpoint():
+    extractor = load_backbone()
+    assert extractor.describe()["arch"] == "vit_small_patch16_224"
+    assert (extractor.patch_size, extractor.embed_dim) == (16, 384)

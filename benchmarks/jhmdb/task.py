@@ -1,0 +1,196 @@
+"""``vprop eval --task jhmdb``: pose propagation on JHMDB, scored by PCK (PROTOCOLS.md 3, 7).
+
+Per clip: frame 0's joints become Gaussian maps on the feature grid (+ background channel),
+the engine propagates them, every frame's maps are decoded into keypoints (top-k value-weighted
+mean), written to ``<out>/keypoints/<class>/<clip>.json`` in pixel coordinates, and scored.
+A re-run reuses every clip file written by an identical configuration (same preset, input size,
+decode top-k and backbone) unless ``request.overwrite``; scoring always reads them again.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vprop.benchmarks.jhmdb.dataset import JOINT_NAMES, JhmdbClip, load_clips
+from vprop.benchmarks.jhmdb.labels import (
+    decode_keypoints,
+    grid_to_pixels,
+    joint_label_maps,
+    pixels_to_grid,
+)
+from vprop.benchmarks.jhmdb.metrics import (
+    THRESHOLDS,
+    normalised_distances,
+    pck_key,
+    pck_per_joint,
+    pck_summary,
+)
+from vprop.benchmarks.jhmdb.predictions import (
+    ClipKeypoints,
+    prediction_path,
+    read_keypoints,
+    write_keypoints,
+)
+from vprop.benchmarks.jhmdb.propagate import propagate_grid_labels
+from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
+from vprop.benchmarks.pipeline import EngineSettings, read_frames
+from vprop.benchmarks.sizes import check_patch_multiple
+from vprop.benchmarks.tasks import EvalRequest
+from vprop.propagation import Preset
+
+INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
+DECODE_TOPK = {"crw": 3}  # cells averaged per joint; 5 (CropMAE's code) for other presets
+HEADLINE = (0.1, 0.2)
+
+
+def preset_overrides(preset_name: str) -> dict[str, Any]:
+    """JHMDB uses every preset as it is."""
+    return {}
+
+
+def make_sample(dest: Path) -> Path:
+    """Write the embedded synthetic JHMDB sample under ``dest``; return its root."""
+    return make_jhmdb_sample(Path(dest))
+
+
+def decode_topk(preset: Preset) -> int:
+    """Cells averaged per joint when decoding: 3 for CRW, 5 otherwise (CropMAE)."""
+    return DECODE_TOPK.get(preset.name, 5)
+
+
+def predict_clip(
+    extractor: Any,
+    clip: JhmdbClip,
+    preset: Preset,
+    input_size: tuple[int, int],
+    settings: EngineSettings,
+) -> ClipKeypoints:
+    """Propagate frame 0's joints through a clip and decode keypoints of every frame.
+
+    Args:
+        extractor: Feature extractor with ``patch_size``.
+        clip: The clip.
+        preset: Propagation preset.
+        input_size: Backbone input (height, width).
+        settings: Engine settings.
+
+    Returns:
+        (T, J, 2) pixel keypoints and (T, J) visibility; frame 0 is the decode of its
+        ground-truth maps.
+    """
+    patch = int(extractor.patch_size)
+    grid = (input_size[0] // patch, input_size[1] // patch)
+    first = joint_label_maps(pixels_to_grid(clip.joints[0], clip.size, input_size, patch), grid)
+    topk = decode_topk(preset)
+    frames = read_frames(clip.frames, clip.size)
+    xys, visibles = [], []
+    soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings)
+    for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, leave=False,
+                     disable=not settings.progress):
+        grid_xy, visible = decode_keypoints(soft, topk)  # (J, 2), (J,)
+        pixels = grid_to_pixels(grid_xy, grid, clip.size)
+        pixels[~visible] = -1.0
+        xys.append(pixels)
+        visibles.append(visible)
+    return ClipKeypoints(xy=np.stack(xys), visible=np.stack(visibles))
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def _clean(figures: dict[str, float]) -> dict[str, float | None]:
+    return {key: _finite(value) for key, value in figures.items()}
+
+
+def _signature(extractor: Any, preset: Preset, input_size: tuple[int, int]) -> dict[str, Any]:
+    describe = getattr(extractor, "describe", None)
+    return {
+        "preset": preset.to_dict(),
+        "input_size": list(input_size),
+        "patch_size": int(extractor.patch_size),
+        "decode_topk": decode_topk(preset),
+        "backbone": describe() if callable(describe) else None,
+    }
+
+
+def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
+    num_joints = pooled.shape[1]
+    names = JOINT_NAMES if num_joints == len(JOINT_NAMES) else tuple(map(str, range(num_joints)))
+    table = {pck_key(a): pck_per_joint(pooled, a) for a in HEADLINE}
+    return {
+        name: {key: _finite(values[j]) for key, values in table.items()}
+        for j, name in enumerate(names)
+    }
+
+
+def _table(global_figures: dict[str, float | None], clips: int, frames: int,
+           synthetic: bool) -> str:
+    keys = [pck_key(a) for a in THRESHOLDS]
+    header = f"JHMDB{' (synthetic sample)' if synthetic else ''}: {clips} clips, {frames} frames"
+    values = [global_figures[key] for key in keys]
+    row = "  ".join(f"{'n/a' if v is None else f'{v:.2f}':>7}" for v in values)
+    return "\n".join([header, "  ".join(f"{key:>7}" for key in keys), row])
+
+
+def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
+    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``patch_size``.
+        request: Resolved evaluation request.
+
+    Returns:
+        {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {...}},
+        "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "input_size", "grid", "decode_topk",
+        "outputs", "table"}; NaN figures (nothing scored) are ``None``.
+
+    Raises:
+        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
+    """
+    clips = load_clips(Path(request.data_root), request.sequences, request.split)
+    patch = int(extractor.patch_size)
+    input_size = check_patch_multiple(tuple(request.size or INPUT_SIZE), patch)
+    grid = (input_size[0] // patch, input_size[1] // patch)
+    signature = _signature(extractor, request.preset, input_size)
+    per_clip: dict[str, Any] = {}
+    distances = []
+    for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
+        path = prediction_path(request.out_dir, clip.name)
+        names = clip.frame_names()
+        keypoints = None
+        if not request.overwrite:
+            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
+        resumed = keypoints is not None
+        if keypoints is None:
+            keypoints = predict_clip(extractor, clip, request.preset, input_size,
+                                     request.settings)
+            meta = {"frame_size": list(clip.size), "input_size": list(input_size),
+                    "grid": list(grid), "signature": signature}
+            write_keypoints(path, clip.name, names, keypoints, meta)
+        clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
+        distances.append(clip_distances)
+        per_clip[clip.name] = {
+            "frames": len(names),
+            "scored_joints": int((~np.isnan(clip_distances)).sum()),
+            **_clean(pck_summary(clip_distances)),
+            "resumed": resumed,
+        }
+    pooled = np.concatenate(distances)  # (sum T, J)
+    global_figures = _clean(pck_summary(pooled))
+    total_frames = sum(item["frames"] for item in per_clip.values())
+    return {
+        "global": global_figures,
+        "per_clip": per_clip,
+        "per_joint": _per_joint(pooled),
+        "input_size": list(input_size),
+        "grid": list(grid),
+        "decode_topk": decode_topk(request.preset),
+        "outputs": str(Path(request.out_dir) / "keypoints"),
+        "table": _table(global_figures, len(clips), total_frames, request.synthetic),
+    }

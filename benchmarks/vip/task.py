@@ -1,0 +1,199 @@
+"""``vprop eval --task vip``: human-part propagation on VIP, scored by mIoU (PROTOCOLS.md 4).
+
+Per video: the first annotation's class ids are propagated by the shared engine
+(:func:`~vprop.benchmarks.pipeline.propagate_video`), every frame's soft labels are upsampled,
+argmaxed, nearest-resized (PIL-style, like the reference scorer) to the annotation size and
+written as class-id PNGs to ``<out>/Category_ids/videosN/<frame>.png`` (the layout of
+``Annotations/Category_ids``). A finished video leaves ``<out>/progress/videosN.json``; a re-run
+with an identical configuration skips it unless ``request.overwrite``. Scoring reads the PNGs
+back and accumulates one 20x20 confusion matrix over every annotated frame, the first included.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from vprop.benchmarks.io import read_indexed_png, write_indexed_png
+from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
+from vprop.benchmarks.sizes import check_patch_multiple, long_side_size
+from vprop.benchmarks.tasks import EvalRequest
+from vprop.benchmarks.vip.dataset import VipVideo, load_videos
+from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
+from vprop.benchmarks.vip.metrics import NUM_CLASSES, class_iou, confusion_matrix, mean_iou
+from vprop.benchmarks.vip.synthetic import make_vip_sample
+from vprop.errors import VpropError
+from vprop.propagation import Preset, decode_labels
+from vprop.utils import atomic_write_json
+
+CLASSES = (
+    "background", "hat", "hair", "sun-glasses", "upper-clothes", "dress", "coat", "socks",
+    "pants", "gloves", "scarf", "skirt", "torso-skin", "face", "right-arm", "left-arm",
+    "right-leg", "left-leg", "right-shoe", "left-shoe",
+)
+LONG_SIDE = 880
+SIZE_MULTIPLE = 64
+PREDICTIONS_DIR = "Category_ids"
+PROGRESS_DIR = "progress"
+
+
+def preset_overrides(preset_name: str) -> dict[str, Any]:
+    """VIP changes the cropmae preset's top-k from 7 to 10 (SiamMAE/CropMAE's VIP runs)."""
+    return {"topk": 10} if preset_name == "cropmae" else {}
+
+
+def make_sample(dest: Path) -> Path:
+    """Write the embedded synthetic VIP sample under ``dest``; return its root."""
+    return make_vip_sample(Path(dest))
+
+
+def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
+    """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
+    chosen = tuple(size) if size else long_side_size(video.size, LONG_SIDE, SIZE_MULTIPLE)
+    return check_patch_multiple(chosen, patch)
+
+
+def predict_video(
+    extractor: Any,
+    video: VipVideo,
+    preset: Preset,
+    input_size: tuple[int, int],
+    settings: EngineSettings,
+    out_dir: Path,
+) -> None:
+    """Propagate a video's first annotation and write one class-id PNG per frame."""
+    first_ids, palette = read_indexed_png(video.annotations[0])
+    channels, classes = first_frame_channels(first_ids)
+    frames = read_frames(video.frames, video.size)
+    soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
+                                int(extractor.patch_size), settings)
+    for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
+                            desc=video.name, leave=False, disable=not settings.progress):
+        argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
+                               exact_nearest=True)  # (H, W) channels
+        ids = channels_to_ids(argmax, classes)
+        write_indexed_png(out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png", ids,
+                          palette)
+
+
+def _signature(extractor: Any, preset: Preset, input_size: tuple[int, int]) -> dict[str, Any]:
+    describe = getattr(extractor, "describe", None)
+    signature = {
+        "preset": preset.to_dict(),
+        "input_size": list(input_size),
+        "patch_size": int(extractor.patch_size),
+        "backbone": describe() if callable(describe) else None,
+    }
+    return json.loads(json.dumps(signature, default=str))
+
+
+def _is_finished(out_dir: Path, video: VipVideo, signature: dict[str, Any]) -> bool:
+    marker = out_dir / PROGRESS_DIR / f"{video.name}.json"
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    folder = out_dir / PREDICTIONS_DIR / video.name
+    frames = [frame.stem for frame in video.frames]
+    return (
+        done.get("signature") == signature
+        and done.get("frames") == frames
+        and all((folder / f"{stem}.png").is_file() for stem in frames)
+    )
+
+
+def _nearest_resize(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """PIL NEAREST resize of an id map to (height, width), like the reference scorer."""
+    if ids.shape == tuple(size):
+        return ids
+    return np.asarray(Image.fromarray(ids).resize((size[1], size[0]), Image.NEAREST))
+
+
+def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
+    """Confusion matrix of one video over its annotated frames (first included).
+
+    Raises:
+        VpropError: A ground-truth id outside 0..19 and 255, or a prediction that is missing
+            or holds a non-class id, naming the file.
+    """
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    for label in video.annotations:
+        gt, _ = read_indexed_png(label)
+        check_class_ids(gt, label)
+        pred_path = out_dir / PREDICTIONS_DIR / video.name / label.name
+        pred = _nearest_resize(read_indexed_png(pred_path)[0], gt.shape)
+        if pred.max(initial=0) >= NUM_CLASSES:
+            raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
+        confusion += confusion_matrix(gt, pred)
+    return confusion
+
+
+def _percent(value: float) -> float | None:
+    return None if math.isnan(value) else 100.0 * float(value)
+
+
+def _table(miou: float | None, iou: dict[str, float | None], videos: int, frames: int,
+           synthetic: bool) -> str:
+    header = f"VIP{' (synthetic sample)' if synthetic else ''}: {videos} videos, {frames} frames"
+    lines = [header, f"mIoU {'n/a' if miou is None else f'{miou:.2f}'}"]
+    present = [f"{name} {value:.1f}" for name, value in iou.items() if value is not None]
+    lines.append("IoU: " + ", ".join(present))
+    return "\n".join(lines)
+
+
+def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
+    """Propagate, write class-id PNGs, and score mIoU over the requested videos.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``patch_size``.
+        request: Resolved evaluation request.
+
+    Returns:
+        {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
+        "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
+        "confusion": 20x20 pixel counts, "outputs", "table"}. Figures are percentages.
+
+    Raises:
+        VpropError: Bad layout, list, frames or annotations (naming the file).
+    """
+    out_dir = Path(request.out_dir)
+    videos = load_videos(Path(request.data_root), request.sequences, request.split)
+    patch = int(extractor.patch_size)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    per_video: dict[str, Any] = {}
+    for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
+        input_size = input_size_for(video, request.size, patch)
+        signature = _signature(extractor, request.preset, input_size)
+        resumed = not request.overwrite and _is_finished(out_dir, video, signature)
+        if not resumed:
+            predict_video(extractor, video, request.preset, input_size, request.settings,
+                          out_dir)
+            atomic_write_json(out_dir / PROGRESS_DIR / f"{video.name}.json",
+                              {"signature": signature,
+                               "frames": [frame.stem for frame in video.frames]})
+        video_confusion = score_video(out_dir, video)
+        confusion += video_confusion
+        per_video[video.name] = {
+            "frames": len(video.frames),
+            "scored_frames": len(video.annotations),
+            "mIoU": _percent(mean_iou(video_confusion)),
+            "input_size": list(input_size),
+            "resumed": resumed,
+        }
+    miou = _percent(mean_iou(confusion))
+    per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
+    frames = sum(item["scored_frames"] for item in per_video.values())
+    return {
+        "global": {"mIoU": miou},
+        "per_class": per_class,
+        "per_video": per_video,
+        "confusion": confusion.tolist(),
+        "outputs": str(out_dir / PREDICTIONS_DIR),
+        "table": _table(miou, per_class, len(videos), frames, request.synthetic),
+    }

@@ -1,0 +1,344 @@
+"""The pretraining engine: DDP, accumulation, autocast, per-step schedule, resumable state.
+
+A run is deterministic given its config: data order comes from ``seed + epoch``, every
+sample's crops and mask from ``(seed, epoch, index)``, and the global torch RNG (decoder
+dropout) is re-seeded from ``(seed, rank, step)`` before every step. A run stopped after N
+steps and resumed from its checkpoint therefore continues the same loss curve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from vprop.cropmae import checkpointing as ckpt
+from vprop.cropmae import distributed as dist_utils
+from vprop.cropmae import factory
+from vprop.cropmae.config import TrainConfig, resolve
+from vprop.cropmae.data import EpochSampler, default_workers, steps_per_epoch
+from vprop.cropmae.model import SiameseMAE, normalize_uint8
+from vprop.cropmae.runlog import RunLog
+from vprop.cropmae.schedule import lr_at, scaled_lr, warmup_steps_for
+from vprop.cropmae.sources import discover
+from vprop.errors import VpropError
+from vprop.utils import atomic_write_json, package_versions
+
+LAST_CHECKPOINT = "checkpoint-last.pth"
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or deliberately stopped) run left behind."""
+
+    output_dir: Path
+    step: int
+    epoch: int
+    last_checkpoint: Path | None
+    stopped_early: bool
+    davis: list[dict[str, Any]] = field(default_factory=list)
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """Seed of the global torch RNG for one optimiser step on one rank."""
+    return int(np.random.SeedSequence([seed, rank, step, 0x5EED]).generate_state(1)[0])
+
+
+def run_pretraining(config: TrainConfig) -> TrainResult:
+    """Train CropMAE / SiamMAE as ``config`` says; works alone or under torchrun.
+
+    Raises:
+        VpropError: Bad data path, unreadable checkpoint, unusable options.
+    """
+    env = dist_utils.setup(config.device, timeout_minutes=240 if config.eval_davis else 30)
+    try:
+        return Trainer(config, env).run()
+    finally:
+        dist_utils.cleanup()
+
+
+def _discover_everywhere(config: TrainConfig, env: dist_utils.DistEnv):
+    """Scan the data on rank 0 and share the list (errors are re-raised on every rank)."""
+    found: Any = None
+    if env.is_main:
+        try:
+            found = discover(config.data, config.data_format, config.method)
+        except VpropError as error:
+            found = error
+    found = dist_utils.broadcast_object(found, env)
+    if isinstance(found, VpropError):
+        raise found
+    return found
+
+
+class Trainer:
+    """One pretraining run; build with a config and a :class:`DistEnv`, then :meth:`run`."""
+
+    def __init__(self, config: TrainConfig, env: dist_utils.DistEnv) -> None:
+        """Prepare data, model, optimiser and (when resuming) restore the saved state."""
+        self.env = env
+        self.out = Path(config.output_dir)
+        resume_path = self._resume_path(config)
+        source = _discover_everywhere(config, env)
+        config = resolve(config, source.format)
+        source = factory.subset_source(source, config.subset, config.seed)
+        if config.workers is None:
+            config.workers = default_workers()
+        self.dataset = factory.build_dataset(config, source)
+        self.sampler = EpochSampler(len(self.dataset), env.rank, env.world_size, config.seed)
+        self.loader = factory.build_loader(self.dataset, self.sampler, config.batch_size,
+                                           config.workers, env.device.type == "cuda")
+        self.steps_per_epoch = steps_per_epoch(len(self.dataset), env.world_size,
+                                               config.batch_size, config.accum_iter)
+        if self.steps_per_epoch == 0:
+            raise VpropError(f"{len(self.dataset)} items are fewer than one global batch "
+                             f"({config.batch_size} x {config.accum_iter} x {env.world_size})")
+        self.total_steps = config.epochs * self.steps_per_epoch
+        self.global_batch = config.batch_size * config.accum_iter * env.world_size
+        self.peak_lr = config.lr if config.lr is not None else scaled_lr(config.blr,
+                                                                         self.global_batch)
+        self.warmup_steps = warmup_steps_for(config.warmup_epochs, self.steps_per_epoch)
+        self.precision = factory.resolve_precision(config.precision, env.device)
+        config.derived = {
+            "world_size": env.world_size, "global_batch": self.global_batch,
+            "pairs_per_step": self.global_batch * config.repeated_sampling,
+            "lr": self.peak_lr, "warmup_steps": self.warmup_steps,
+            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+            "data_format": source.format, "num_items": len(self.dataset),
+            "precision": self.precision, "device": str(env.device),
+            "versions": package_versions(),
+        }
+        self.config = config
+        torch.manual_seed(config.seed)  # same initial weights on every rank and every run
+        self.model: SiameseMAE = factory.build_model(config).to(env.device)
+        self.optimizer = factory.build_optimizer(self.model, config, env.device)
+        self.scaler = torch.amp.GradScaler(env.device.type, enabled=self.precision == "fp16")
+        self.step = 0
+        if resume_path is not None:
+            self._restore(resume_path)
+        self.engine: torch.nn.Module = self.model
+        if env.distributed:
+            ids = [env.local_rank] if env.device.type == "cuda" else None
+            self.engine = DistributedDataParallel(self.model, device_ids=ids)
+        if config.compile:
+            self.engine = torch.compile(self.engine)
+        self.davis_hook = None
+        if config.eval_davis and env.is_main:
+            from vprop.cropmae.davis_hook import make_davis_hook
+
+            self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device)
+        self.davis_history: list[dict[str, Any]] = []
+        self.skipped_seen = 0
+
+    def _resume_path(self, config: TrainConfig) -> Path | None:
+        if not config.resume:
+            return None
+        if config.resume == "auto":
+            path = Path(config.output_dir) / LAST_CHECKPOINT
+            return path if path.is_file() else None
+        return Path(config.resume)
+
+    def _restore(self, path: Path) -> None:
+        payload = ckpt.load_checkpoint(path)
+        meta = payload["vprop"]
+        if meta["method"] != self.config.method or meta["arch"] != self.config.arch:
+            raise VpropError(f"checkpoint is {meta['method']}/{meta['arch']}, the run asks for "
+                             f"{self.config.method}/{self.config.arch}", path)
+        ckpt.import_model_state(self.model, payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        if payload.get("scaler"):
+            self.scaler.load_state_dict(payload["scaler"])
+        self.step = int(payload["step"])
+        saved_spe = payload.get("progress", {}).get("steps_per_epoch", self.steps_per_epoch)
+        if saved_spe != self.steps_per_epoch:
+            epoch = int(payload["epoch"])
+            self.step = epoch * self.steps_per_epoch
+            self._pending_note = (f"steps per epoch changed ({saved_spe} -> "
+                                  f"{self.steps_per_epoch}); resuming at the start of epoch "
+                                  f"{epoch}")
+        ckpt.restore_rng(payload["rng"])
+        self._resumed_from = path
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> TrainResult:
+        """Train until the last epoch (or ``stop_after_steps``); returns what was written."""
+        config, env = self.config, self.env
+        if env.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.out / "config.json", config.to_json())
+        log = RunLog(self.out, env.is_main, self.total_steps, self.step, config.progress)
+        if getattr(self, "_resumed_from", None):
+            log.say(f"resumed from {self._resumed_from} at step {self.step}")
+        if getattr(self, "_pending_note", None):
+            log.say(self._pending_note)
+        log.say(f"{config.method}: {len(self.dataset)} {config.derived['data_format']} items, "
+                f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs, global batch "
+                f"{self.global_batch}, lr {self.peak_lr:.3g}, {self.precision} on {env.device}")
+        last_path: Path | None = None
+        self.model.train()
+        window = _Window()
+        stopped = False
+        start_epoch = self.step // self.steps_per_epoch
+        for epoch in range(start_epoch, config.epochs):
+            done = self.step - epoch * self.steps_per_epoch
+            self.sampler.set_epoch(epoch, start=done * config.batch_size * config.accum_iter)
+            batches = iter(self.loader)
+            for _ in range(done, self.steps_per_epoch):
+                lr = self._train_step(batches, window)
+                if self.step % config.log_every == 0 or self.step == self.total_steps:
+                    self._log(log, window, epoch, lr)
+                stop = config.stop_after_steps is not None and self.step >= config.stop_after_steps
+                if stop or (config.save_every_steps and self.step % config.save_every_steps == 0):
+                    last_path = self._save(epoch, numbered=False)
+                if stop:
+                    stopped = True
+                    break
+            if stopped:
+                break
+            final = epoch + 1 == config.epochs
+            if final or (epoch + 1) % config.save_every == 0:
+                last_path = self._save(epoch + 1, numbered=True)
+            if self.davis_hook is not None or config.eval_davis:
+                if final or (epoch + 1) % config.eval_every == 0:
+                    self._evaluate_davis(log, epoch + 1)
+        log.close()
+        dist_utils.barrier(env)
+        return TrainResult(self.out, self.step, self.step // self.steps_per_epoch, last_path,
+                           stopped, self.davis_history)
+
+    def _train_step(self, batches, window: _Window) -> float:
+        config, env = self.config, self.env
+        lr = lr_at(self.step, self.peak_lr, self.warmup_steps, self.total_steps, config.min_lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        torch.manual_seed(step_seed(config.seed, env.rank, self.step))
+        for micro in range(config.accum_iter):
+            waited = time.perf_counter()
+            batch = next(batches)
+            window.data_s += time.perf_counter() - waited
+            self._note_skipped(batch["skipped"], window)
+            views = batch["views"].to(env.device, non_blocking=True)  # (B, 2, 3, S, S) uint8
+            noise = batch["noise"].to(env.device, non_blocking=True)  # (B, L)
+            views = normalize_uint8(views)
+            sync = micro == config.accum_iter - 1 or not env.distributed
+            no_sync = contextlib.nullcontext() if sync else self.engine.no_sync()
+            with no_sync, factory.autocast_context(self.precision, env.device):
+                out = self.engine(views[:, 0], views[:, 1], noise)
+            self.scaler.scale(out["loss"] / config.accum_iter).backward()
+            window.add_loss(out["loss"].detach(), views.shape[0])
+        if config.clip_grad is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        window.steps += 1
+        return lr
+
+    def _note_skipped(self, messages: list[str], window: _Window) -> None:
+        window.skipped += len(messages)
+        if messages and self.env.is_main:
+            for message in messages:
+                self.skipped_seen += 1
+                print(f"warning: skipped unreadable item ({self.skipped_seen} on rank 0 so "
+                      f"far): {message}", flush=True)
+
+    def _log(self, log: RunLog, window: _Window, epoch: int, lr: float) -> None:
+        stats = torch.tensor([float(window.loss_sum), window.loss_count, window.samples,
+                              window.skipped], dtype=torch.float64, device=self.env.device)
+        if isinstance(window.loss_sum, torch.Tensor):
+            stats[0] = window.loss_sum.to(torch.float64)
+        dist_utils.all_reduce_sum(stats, self.env)
+        loss = float(stats[0] / max(stats[1], 1))
+        elapsed = max(time.perf_counter() - window.start, 1e-9)
+        images_per_s = float(stats[2]) / elapsed
+        if not math.isfinite(loss):
+            raise VpropError(f"loss became {loss} at step {self.step}; try --precision fp32, "
+                             f"a lower --blr or --clip-grad")
+        self.skipped_seen_total = getattr(self, "skipped_seen_total", 0) + int(stats[3])
+        log.record({"step": self.step, "epoch": epoch,
+                    "epoch_progress": self.step / self.steps_per_epoch, "loss": loss, "lr": lr,
+                    "images_per_s": images_per_s, "data_wait_frac": window.data_s / elapsed,
+                    "skipped_total": self.skipped_seen_total, "time": time.time()})
+        log.advance(window.steps, loss, lr, images_per_s)
+        window.reset()
+
+    def _payload(self, epoch: int) -> dict[str, Any]:
+        spec_patch = self.model.patch_size
+        return ckpt.build_payload(
+            model=self.model, optimizer=self.optimizer, scaler=self.scaler,
+            arch=self.config.arch, method=self.config.method, img_size=self.config.img_size,
+            patch_size=spec_patch, epoch=self.step // self.steps_per_epoch, step=self.step,
+            args=self.config.to_json(),
+            progress={"steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps},
+        )
+
+    def _save(self, epoch: int, numbered: bool) -> Path:
+        last = self.out / LAST_CHECKPOINT
+        if self.env.is_main:
+            path = ckpt.save_checkpoint(last, self._payload(epoch))
+            if numbered:
+                _link_or_copy(path, self.out / f"checkpoint-{epoch:04d}.pth")
+            if self.config.show_reconstructions:
+                from vprop.cropmae.recon_viz import write_panel_for_dataset
+
+                write_panel_for_dataset(self.model, self.dataset, self.config.recon_count,
+                                        self.out / "reconstructions" / f"step{self.step:08d}.png",
+                                        self.env.device)
+                self.model.train()
+        dist_utils.barrier(self.env)
+        return last
+
+    def _evaluate_davis(self, log: RunLog, epoch: int) -> None:
+        if self.env.is_main and self.davis_hook is not None:
+            started = time.perf_counter()
+            score = self.davis_hook(ckpt.encoder_state(self.model))
+            entry = {"event": "davis", "epoch": epoch, "step": self.step, "J&F": score,
+                     "seconds": time.perf_counter() - started}
+            self.davis_history.append(entry)
+            log.record(entry)
+            log.say(f"DAVIS J&F after epoch {epoch}: {score:.4f}")
+            self.model.train()
+        dist_utils.barrier(self.env)
+
+
+class _Window:
+    """Running sums between two log lines."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss_sum: torch.Tensor | float = 0.0
+        self.loss_count = 0
+        self.samples = 0
+        self.skipped = 0
+        self.steps = 0
+        self.data_s = 0.0
+        self.start = time.perf_counter()
+
+    def add_loss(self, loss: torch.Tensor, samples: int) -> None:
+        self.loss_sum = self.loss_sum + loss.float()
+        self.loss_count += 1
+        self.samples += samples
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Give ``source``'s content a second name (hard link, or a copy across filesystems)."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

@@ -1,0 +1,137 @@
+"""`vprop eval --task davis` end to end: official outputs, resume, synthetic default, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from vprop.benchmarks.davis.scoring import score_davis
+from vprop.benchmarks.io import read_indexed_png
+from vprop.cli.main import main
+
+TINY = ["--arch", "vit_test_patch16", "--no-progress", "--device", "cpu"]
+
+
+def _eval(*args: str):
+    return CliRunner().invoke(main, ["eval", "--task", "davis", *TINY, *args])
+
+
+def _mini_davis(shared_data: Path, dest: Path, sequences: dict[str, int]) -> Path:
+    """Copy the first N frames of real sequences into a fresh DAVIS layout."""
+    source = shared_data / "davis-mini" / "DAVIS"
+    root = dest / "DAVIS"
+    for name, frames in sequences.items():
+        for kind, suffix in (("JPEGImages", "jpg"), ("Annotations", "png")):
+            target = root / kind / "480p" / name
+            target.mkdir(parents=True)
+            for index in range(frames):
+                shutil.copy(source / kind / "480p" / name / f"{index:05d}.{suffix}", target)
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{s}\n" for s in sequences))
+    return root
+
+
+def test_real_blackswan_with_tiny_vit_writes_official_outputs(shared_data, tmp_path):
+    davis = shared_data / "davis-mini" / "DAVIS"
+    out = tmp_path / "run"
+    result = _eval("--data-root", str(davis), "--sequences", "blackswan", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (davis / "JPEGImages" / "480p" / "blackswan").glob("*.jpg"))
+    written = sorted((out / "results" / "blackswan").glob("*.png"))
+    assert [p.stem for p in written] == [Path(n).stem for n in names]
+    _, gt_palette = read_indexed_png(davis / "Annotations" / "480p" / "blackswan" / "00000.png")
+    for path in written:
+        image = Image.open(path)
+        assert image.mode == "P" and image.size == (854, 480)
+        assert image.getpalette()[:6] == gt_palette[:6]
+        assert set(np.unique(np.asarray(image))) <= {0, 1}
+    # results.json and the official CSVs hold the same figures as an independent re-scoring.
+    payload = json.loads((out / "results.json").read_text())
+    rescored = score_davis(davis, out / "results", sequences=["blackswan"], progress=False)
+    assert payload["global"]["J&F-Mean"] == pytest.approx(rescored["global"]["J&F-Mean"], abs=1e-12)
+    with open(out / "global_results-val.csv") as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["J&F-Mean"]) == pytest.approx(payload["global"]["J&F-Mean"], abs=5e-4)
+    assert "blackswan_1" in payload["per_object"]
+    assert payload["config"]["preset"]["topk"] == 7 and payload["config"]["preset"]["radius"] == 20
+    assert payload["backbone"]["arch"].startswith("vit_test")
+    assert "torch" in payload["versions"]
+    # A random tiny ViT still tracks the swan reasonably: far above an empty prediction (0).
+    assert payload["global"]["J-Mean"] > 0.3
+
+
+def test_resume_skips_finished_sequences(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 5, "car-shadow": 5})
+    out = tmp_path / "run"
+    assert _eval("--data-root", str(root), "--out", str(out), "--size", "160x288").exit_code == 0
+    marker = out / "results" / "blackswan" / "00002.png"
+    stamp = marker.stat().st_mtime_ns
+    again = _eval("--data-root", str(root), "--out", str(out), "--size", "160x288")
+    assert again.exit_code == 0, again.output
+    assert marker.stat().st_mtime_ns == stamp
+    payload = json.loads((out / "results.json").read_text())
+    assert sorted(payload["skipped_finished"]) == ["blackswan", "car-shadow"]
+    assert _eval("--data-root", str(root), "--out", str(out), "--size", "160x288",
+                 "--overwrite").exit_code == 0
+    assert marker.stat().st_mtime_ns != stamp
+
+
+def test_embedded_synthetic_default_is_labelled(tmp_path):
+    out = tmp_path / "run"
+    result = _eval("--out", str(out), "--size", "160x288")
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC" in result.output and "RANDOMLY INITIALISED" in result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["synthetic"] is True and payload["random_init"] is True
+    assert len(payload["per_object"]) == 5  # 3 + 2 objects in the two synthetic sequences
+
+
+def _error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("problem", ["missing", "size", "rgb", "empty"])
+def test_bad_first_annotation_is_one_line_error(shared_data, tmp_path, problem):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 3})
+    annotation = root / "Annotations" / "480p" / "blackswan" / "00000.png"
+    if problem == "missing":
+        annotation.unlink()
+    elif problem == "size":
+        Image.open(annotation).resize((427, 240)).save(annotation)
+    elif problem == "rgb":
+        Image.open(annotation).convert("RGB").save(annotation)
+    else:
+        image = Image.open(annotation)
+        Image.fromarray(np.zeros((480, 854), np.uint8), mode="P").save(annotation)
+        image.close()
+    line = _error_line(_eval("--data-root", str(root), "--out", str(tmp_path / "run")))
+    assert "Annotations/480p/blackswan/00000.png" in line
+
+
+def test_unknown_sequence_is_one_line_error(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 3})
+    line = _error_line(_eval("--data-root", str(root), "--sequences", "nope",
+                             "--out", str(tmp_path / "run")))
+    assert "nope" in line and "JPEGImages/480p/nope" in line
+
+
+def test_corrupt_frame_keeps_finished_sequences(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 4, "car-shadow": 4})
+    broken = root / "JPEGImages" / "480p" / "car-shadow" / "00002.jpg"
+    broken.write_bytes(broken.read_bytes()[:300])
+    out = tmp_path / "run"
+    line = _error_line(_eval("--data-root", str(root), "--out", str(out), "--size", "160x288"))
+    assert "car-shadow/00002.jpg" in line
+    assert len(list((out / "results" / "blackswan").glob("*.png"))) == 4  # finished work kept
+    assert (out / ".vprop-done" / "blackswan").exists()
+    assert not (out / ".vprop-done" / "car-shadow").exists()
