@@ -1,6 +1,6 @@
 """Per-clip keypoint prediction files (JSON): written atomically, read back for resuming.
 
-One file per clip, ``<out>/keypoints/<class>/<clip>.json``::
+One file per clip, ``<out>/results/<class>/<clip>.json``::
 
     {"clip": "<class>/<clip>", "frame_size": [H, W], "input_size": [h_in, w_in],
      "grid": [h, w], "num_joints": 15, "signature": {...},
@@ -21,6 +21,8 @@ import numpy as np
 
 from vprop.utils import atomic_write_json
 
+RESULTS_DIR = "results"
+
 
 @dataclass
 class ClipKeypoints:
@@ -37,7 +39,7 @@ class ClipKeypoints:
 
 def prediction_path(out_dir: Path, clip: str) -> Path:
     """Where a clip's keypoint file lives under the run folder."""
-    return Path(out_dir) / "keypoints" / f"{clip}.json"
+    return Path(out_dir) / RESULTS_DIR / f"{clip}.json"
 
 
 def write_keypoints(

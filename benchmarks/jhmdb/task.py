@@ -2,7 +2,7 @@
 
 Per clip: frame 0's joints become Gaussian maps on the feature grid (+ background channel),
 the engine propagates them, every frame's maps are decoded into keypoints (top-k value-weighted
-mean), written to ``<out>/keypoints/<class>/<clip>.json`` in pixel coordinates, and scored.
+mean), written to ``<out>/results/<class>/<clip>.json`` in pixel coordinates, and scored.
 A re-run reuses every clip file written by an identical configuration (same preset, input size,
 decode top-k and backbone) unless ``request.overwrite``; scoring always reads them again.
 """
@@ -10,6 +10,7 @@ decode top-k and backbone) unless ``request.overwrite``; scoring always reads th
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from vprop.benchmarks.jhmdb.metrics import (
     pck_summary,
 )
 from vprop.benchmarks.jhmdb.predictions import (
+    RESULTS_DIR,
     ClipKeypoints,
     prediction_path,
     read_keypoints,
@@ -148,7 +150,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     Returns:
         {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {...}},
         "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "input_size", "grid", "decode_topk",
-        "outputs", "table"}; NaN figures (nothing scored) are ``None``.
+        "outputs", "skipped_finished", "timing", "table"}; NaN figures (nothing scored) are
+        ``None``; ``timing`` covers prediction and scoring of this run.
 
     Raises:
         VpropError: Bad dataset layout, list, annotation or frames (naming the file).
@@ -160,6 +163,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     signature = _signature(extractor, request.preset, input_size)
     per_clip: dict[str, Any] = {}
     distances = []
+    skipped, predicted_frames, start = [], 0, time.perf_counter()
     for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
         path = prediction_path(request.out_dir, clip.name)
         names = clip.frame_names()
@@ -167,9 +171,12 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         if not request.overwrite:
             keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
         resumed = keypoints is not None
-        if keypoints is None:
+        if resumed:
+            skipped.append(clip.name)
+        else:
             keypoints = predict_clip(extractor, clip, request.preset, input_size,
                                      request.settings)
+            predicted_frames += len(names)
             meta = {"frame_size": list(clip.size), "input_size": list(input_size),
                     "grid": list(grid), "signature": signature}
             write_keypoints(path, clip.name, names, keypoints, meta)
@@ -181,6 +188,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             **_clean(pck_summary(clip_distances)),
             "resumed": resumed,
         }
+    elapsed = time.perf_counter() - start
     pooled = np.concatenate(distances)  # (sum T, J)
     global_figures = _clean(pck_summary(pooled))
     total_frames = sum(item["frames"] for item in per_clip.values())
@@ -191,6 +199,12 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         "input_size": list(input_size),
         "grid": list(grid),
         "decode_topk": decode_topk(request.preset),
-        "outputs": str(Path(request.out_dir) / "keypoints"),
+        "outputs": str(Path(request.out_dir) / RESULTS_DIR),
+        "skipped_finished": skipped,
+        "timing": {
+            "frames_predicted": predicted_frames,
+            "seconds": elapsed,
+            "frames_per_second": predicted_frames / elapsed if predicted_frames else None,
+        },
         "table": _table(global_figures, len(clips), total_frames, request.synthetic),
     }

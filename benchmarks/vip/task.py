@@ -3,9 +3,10 @@
 Per video: the first annotation's class ids are propagated by the shared engine
 (:func:`~vprop.benchmarks.pipeline.propagate_video`), every frame's soft labels are upsampled,
 argmaxed, nearest-resized (PIL-style, like the reference scorer) to the annotation size and
-written as class-id PNGs to ``<out>/Category_ids/videosN/<frame>.png`` (the layout of
-``Annotations/Category_ids``). A finished video leaves ``<out>/progress/videosN.json``; a re-run
-with an identical configuration skips it unless ``request.overwrite``. Scoring reads the PNGs
+written as class-id PNGs to ``<out>/results/videosN/<frame>.png`` (the layout of
+``Annotations/Category_ids``). A finished video leaves ``<out>/.vprop-done/videosN.json``; a
+re-run with an identical configuration (preset, input size, backbone) skips it unless
+``request.overwrite``. Scoring reads the PNGs
 back and accumulates one 20x20 confusion matrix over every annotated frame, the first included.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +41,8 @@ CLASSES = (
 )
 LONG_SIDE = 880
 SIZE_MULTIPLE = 64
-PREDICTIONS_DIR = "Category_ids"
-PROGRESS_DIR = "progress"
+PREDICTIONS_DIR = "results"
+PROGRESS_DIR = ".vprop-done"
 
 
 def preset_overrides(preset_name: str) -> dict[str, Any]:
@@ -157,7 +159,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
         "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
-        "confusion": 20x20 pixel counts, "outputs", "table"}. Figures are percentages.
+        "confusion": 20x20 pixel counts (rows = ground truth), "outputs", "skipped_finished",
+        "timing", "table"}. Figures are percentages.
 
     Raises:
         VpropError: Bad layout, list, frames or annotations (naming the file).
@@ -167,13 +170,17 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     patch = int(extractor.patch_size)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
+    skipped, predicted_frames, start = [], 0, time.perf_counter()
     for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
         input_size = input_size_for(video, request.size, patch)
         signature = _signature(extractor, request.preset, input_size)
         resumed = not request.overwrite and _is_finished(out_dir, video, signature)
-        if not resumed:
+        if resumed:
+            skipped.append(video.name)
+        else:
             predict_video(extractor, video, request.preset, input_size, request.settings,
                           out_dir)
+            predicted_frames += len(video.frames)
             atomic_write_json(out_dir / PROGRESS_DIR / f"{video.name}.json",
                               {"signature": signature,
                                "frames": [frame.stem for frame in video.frames]})
@@ -186,6 +193,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             "input_size": list(input_size),
             "resumed": resumed,
         }
+    elapsed = time.perf_counter() - start
     miou = _percent(mean_iou(confusion))
     per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
     frames = sum(item["scored_frames"] for item in per_video.values())
@@ -195,5 +203,11 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         "per_video": per_video,
         "confusion": confusion.tolist(),
         "outputs": str(out_dir / PREDICTIONS_DIR),
+        "skipped_finished": skipped,
+        "timing": {
+            "frames_predicted": predicted_frames,
+            "seconds": elapsed,
+            "frames_per_second": predicted_frames / elapsed if predicted_frames else None,
+        },
         "table": _table(miou, per_class, len(videos), frames, request.synthetic),
     }

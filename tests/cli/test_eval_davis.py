@@ -135,3 +135,13 @@ def test_corrupt_frame_keeps_finished_sequences(shared_data, tmp_path):
     assert len(list((out / "results" / "blackswan").glob("*.png"))) == 4  # finished work kept
     assert (out / ".vprop-done" / "blackswan").exists()
     assert not (out / ".vprop-done" / "car-shadow").exists()
+
+
+def test_unknown_checkpoint_format_is_one_line_error(tmp_path):
+    ckpt = tmp_path / "weird.pth"
+    import torch
+
+    torch.save({"something": {"else": torch.zeros(3)}}, ckpt)
+    line = _error_line(_eval("--ckpt", str(ckpt), "--out", str(tmp_path / "run"),
+                             "--size", "160x288"))
+    assert "weird.pth" in line
