@@ -115,6 +115,41 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
         stop.set()
 
 
+def propagate_grid_labels(
+    extractor: Callable[[torch.Tensor], torch.Tensor],
+    frames: Iterable[np.ndarray],
+    first_labels: torch.Tensor,
+    preset: Preset,
+    input_size: tuple[int, int],
+    settings: EngineSettings,
+) -> Iterator[torch.Tensor]:
+    """Propagate soft labels given on frame 0's feature grid through a video.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) L2-normalised features.
+        frames: RGB uint8 (H, W, 3) frames in order, frame 0 first (consumed lazily).
+        first_labels: (C, h, w) soft labels of frame 0 on the feature grid of ``input_size``
+            (e.g. JHMDB's Gaussian keypoint maps).
+        preset: Propagation preset.
+        input_size: Backbone input (height, width).
+        settings: Device, batch size and dtypes.
+
+    Yields:
+        (C, h, w) soft labels per frame (frame 0's are ``first_labels``).
+    """
+    device = settings.torch_device()
+    inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
+    features = stream_features(
+        extractor,
+        inputs,
+        batch_size=settings.batch_size,
+        device=device,
+        dtype=settings.dtype(settings.feature_dtype),
+        autocast_dtype=settings.dtype(settings.autocast),
+    )
+    yield from LabelPropagator(preset).run(features, first_labels.to(device))
+
+
 def propagate_video(
     extractor: Callable[[torch.Tensor], torch.Tensor],
     frames: Iterable[np.ndarray],
@@ -125,7 +160,7 @@ def propagate_video(
     patch_size: int,
     settings: EngineSettings,
 ) -> Iterator[torch.Tensor]:
-    """Propagate frame 0's labels through a video.
+    """Propagate frame 0's label map (DAVIS objects, VIP parts) through a video.
 
     Args:
         extractor: (B, 3, H, W) -> (B, D, H/p, W/p) L2-normalised features.
@@ -140,18 +175,8 @@ def propagate_video(
     Yields:
         (C, h, w) soft labels on the feature grid, one per frame (frame 0's from its labels).
     """
-    device = settings.torch_device()
     grid = (input_size[0] // patch_size, input_size[1] // patch_size)
-    inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
-    features = stream_features(
-        extractor,
-        inputs,
-        batch_size=settings.batch_size,
-        device=device,
-        dtype=settings.dtype(settings.feature_dtype),
-        autocast_dtype=settings.dtype(settings.autocast),
-    )
     labels = first_frame_labels(
         first_channels, num_labels, input_size, grid, preset.label_downsample
-    ).to(device)
-    yield from LabelPropagator(preset).run(features, labels)
+    )
+    yield from propagate_grid_labels(extractor, frames, labels, preset, input_size, settings)

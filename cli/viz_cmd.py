@@ -1,12 +1,57 @@
-"""Placeholder until this command lands (replaced by its owner)."""
+"""`vprop viz`: figures. `vprop viz recon` draws the CropMAE paper's Fig. 3 panel."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import click
 
-from vprop.errors import VpropError
+
+@click.group(name="viz")
+def command() -> None:
+    """Draw figures from checkpoints."""
 
 
-@click.command(name="viz", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def command(args: tuple[str, ...]) -> None:
-    """Not available yet."""
-    raise VpropError("this command is not implemented yet")
+@command.command(name="recon")
+@click.option("--ckpt", required=True, type=click.Path(path_type=Path),
+              help="A vprop pretraining checkpoint (decoder included).")
+@click.option("--data", required=True, help="Images / videos to draw the views from.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("recon.png"),
+              show_default=True, help="PNG to write.")
+@click.option("--count", type=int, default=8, show_default=True, help="Columns (samples).")
+@click.option("--epoch", type=int, default=0, show_default=True,
+              help="Draw the crops/masks of this epoch (changes the samples).")
+@click.option("--mask-ratio", type=float, default=None,
+              help="Override the checkpoint's mask ratio.")
+@click.option("--crop-strategy", default=None, help="Override the checkpoint's crop strategy.")
+@click.option("--device", default="cpu", show_default=True)
+def recon(ckpt: Path, data: str, out_path: Path, count: int, epoch: int,
+          mask_ratio: float | None, crop_strategy: str | None, device: str) -> None:
+    """Rows: view 1, view 2, masked view 2, reconstruction; one column per sample."""
+    import torch
+
+    from vprop.cropmae import checkpointing, factory
+    from vprop.cropmae.config import TrainConfig, resolve
+    from vprop.cropmae.data import collate_pairs
+    from vprop.cropmae.recon_viz import panel_image, reconstruct, write_png
+    from vprop.cropmae.sources import discover
+
+    payload = checkpointing.load_checkpoint(ckpt)
+    config = TrainConfig.from_json(payload.get("args", {}))
+    changes = {"data": data, "resume": None}
+    if mask_ratio is not None:
+        changes["mask_ratio"] = mask_ratio
+    if crop_strategy is not None:
+        changes["crop_strategy"] = crop_strategy
+    config = dataclasses.replace(config, **changes)
+    source = discover(data, "auto", config.method)
+    config = resolve(config, source.format)
+    model = factory.build_model(config)
+    checkpointing.import_model_state(model, payload["model"])
+    model.to(torch.device(device))
+    dataset = factory.build_dataset(config, source)
+    items = [dataset[(epoch, i)] for i in range(min(count, len(dataset)))]
+    batch = collate_pairs(items)
+    write_png(out_path, panel_image(reconstruct(model, batch["views"], batch["noise"])))
+    click.echo(f"wrote {out_path}")

@@ -40,8 +40,15 @@ class Box:
         )
 
     def within_view(self, inner: Box, view_size: int) -> Box:
-        """Map ``inner``, given in the coordinates of this box resized to a square view, back
-        to the coordinates this box is expressed in."""
+        """Map ``inner`` from this box's resized square view back to this box's frame.
+
+        Args:
+            inner: A box in the pixel coordinates of this box resized to ``view_size``.
+            view_size: Side of the square view.
+
+        Returns:
+            ``inner`` in the coordinates this box is expressed in.
+        """
         sy, sx = self.height / view_size, self.width / view_size
         return Box(
             self.top + inner.top * sy, self.left + inner.left * sx,
@@ -206,7 +213,9 @@ class FramePairSampler:
     ) -> ViewPair:
         """Make the two views of two (3, H, W) uint8 frames of the same size."""
         if frame1.shape != frame2.shape:
-            raise ValueError(f"frames differ in size: {tuple(frame1.shape)} vs {tuple(frame2.shape)}")
+            raise ValueError(
+                f"frames differ in size: {tuple(frame1.shape)} vs {tuple(frame2.shape)}"
+            )
         _, h, w = frame1.shape
         box = sample_box(h, w, self.scale, rng, self.ratio)
         view1 = crop_resize(frame1, box, self.size, self.interpolation)

@@ -7,6 +7,8 @@ tokens and cross-attention to view 1; the loss is the MSE on the masked patches.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,11 +20,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+@functools.lru_cache(maxsize=8)
+def _mean_std(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3, 1, 1) ImageNet mean and std, scaled to uint8 units, cached per device/dtype."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(3, 1, 1) * 255.0
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(3, 1, 1) * 255.0
+    return mean.to(device, dtype), std.to(device, dtype)
+
+
 def normalize_uint8(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(..., 3, H, W) uint8 -> ImageNet-normalised float of ``dtype`` (on the same device)."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device, dtype=dtype).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device, dtype=dtype).view(3, 1, 1)
-    return (images.to(dtype) / 255.0 - mean) / std
+    mean, std = _mean_std(images.device, dtype)
+    return (images.to(dtype) - mean) / std
 
 
 class DecoderBlock(nn.Module):
@@ -73,8 +82,9 @@ class SiameseMAE(nn.Module):
                  decoder_depth: int = 4, decoder_heads: int = 8, decoder_ffn_dim: int = 2048,
                  decoder_dropout: float = 0.1, norm_pix_loss: bool = True) -> None:
         super().__init__()
-        if getattr(encoder, "cls_token", None) is None or getattr(encoder, "reg_token", None) is not None:
-            raise ValueError("the encoder must be a timm ViT with a CLS token and no register tokens")
+        has_cls = getattr(encoder, "cls_token", None) is not None
+        if not has_cls or getattr(encoder, "reg_token", None) is not None:
+            raise ValueError("the encoder must be a timm ViT with a CLS token, no register token")
         self.encoder = encoder
         self.mask_ratio = mask_ratio
         self.norm_pix_loss = norm_pix_loss
@@ -101,8 +111,11 @@ class SiameseMAE(nn.Module):
         return self.grid[0] * self.grid[1]
 
     def _init_weights(self) -> None:
-        """MAE initialisation: xavier-uniform linears (patch embedding as a linear), zero
-        biases, unit LayerNorms, N(0, 0.02) CLS and mask tokens."""
+        """MAE initialisation.
+
+        Xavier-uniform linears (the patch embedding as a linear), zero biases, unit
+        LayerNorms, N(0, 0.02) CLS and mask tokens.
+        """
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.xavier_uniform_(module.weight)

@@ -25,7 +25,8 @@ def _to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def reconstruct(model: SiameseMAE, views: torch.Tensor, noise: torch.Tensor) -> dict[str, torch.Tensor]:
+def reconstruct(model: SiameseMAE, views: torch.Tensor,
+                noise: torch.Tensor) -> dict[str, torch.Tensor]:
     """Run the model on uint8 view pairs and return the four rows of the panel.
 
     Args:

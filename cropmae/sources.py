@@ -60,8 +60,12 @@ def scan_frame_folders(root: Path) -> list[Clip]:
 
 
 def read_video_list(list_file: Path) -> list[Clip]:
-    """Videos named one per line in a text file (first comma/space-separated field; relative
-    paths are resolved against the list file's folder; blank lines and ``#`` comments skipped)."""
+    """Videos named one per line in a text file.
+
+    The first comma/space-separated field of a line is the path (K400-style lists carry a
+    label after it); relative paths are resolved against the list file's folder; blank lines
+    and ``#`` comments are skipped.
+    """
     clips = []
     try:
         lines = list_file.read_text().splitlines()

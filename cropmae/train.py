@@ -26,6 +26,7 @@ from vprop.cropmae import distributed as dist_utils
 from vprop.cropmae import factory
 from vprop.cropmae.config import TrainConfig, resolve
 from vprop.cropmae.data import EpochSampler, default_workers, steps_per_epoch
+from vprop.cropmae.masking import num_visible_patches
 from vprop.cropmae.model import SiameseMAE, normalize_uint8
 from vprop.cropmae.runlog import RunLog
 from vprop.cropmae.schedule import lr_at, scaled_lr, warmup_steps_for
@@ -135,7 +136,8 @@ class Trainer:
         if config.eval_davis and env.is_main:
             from vprop.cropmae.davis_hook import make_davis_hook
 
-            self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device)
+            self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device,
+                                              self.out)
         self.davis_history: list[dict[str, Any]] = []
         self.skipped_seen = 0
 
@@ -180,6 +182,10 @@ class Trainer:
             log.say(f"resumed from {self._resumed_from} at step {self.step}")
         if getattr(self, "_pending_note", None):
             log.say(self._pending_note)
+        visible = num_visible_patches(self.model.num_patches, config.mask_ratio)
+        if visible == 0:
+            log.say(f"warning: --mask-ratio {config.mask_ratio} leaves 0 of "
+                    f"{self.model.num_patches} patches of view 2 visible")
         log.say(f"{config.method}: {len(self.dataset)} {config.derived['data_format']} items, "
                 f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs, global batch "
                 f"{self.global_batch}, lr {self.peak_lr:.3g}, {self.precision} on {env.device}")
@@ -254,11 +260,10 @@ class Trainer:
                       f"far): {message}", flush=True)
 
     def _log(self, log: RunLog, window: _Window, epoch: int, lr: float) -> None:
-        stats = torch.tensor([float(window.loss_sum), window.loss_count, window.samples,
-                              window.skipped], dtype=torch.float64, device=self.env.device)
-        if isinstance(window.loss_sum, torch.Tensor):
-            stats[0] = window.loss_sum.to(torch.float64)
-        dist_utils.all_reduce_sum(stats, self.env)
+        stats = torch.tensor([0.0, window.loss_count, window.samples, window.skipped],
+                             dtype=torch.float64, device=self.env.device)
+        stats[0] = torch.as_tensor(window.loss_sum, dtype=torch.float64)
+        dist_utils.all_reduce_sum(stats, self.env)  # one small collective per log line
         loss = float(stats[0] / max(stats[1], 1))
         elapsed = max(time.perf_counter() - window.start, 1e-9)
         images_per_s = float(stats[2]) / elapsed

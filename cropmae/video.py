@@ -19,13 +19,16 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".m
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """(H, W, 3) uint8 array -> (3, H, W) uint8 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()
+    """(H, W, 3) uint8 array -> (3, H, W) uint8 tensor (a channels-last view, no copy)."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
 
 
 class PyAVReader:
-    """Frame-accurate random access with PyAV: one seek to the keyframe before the first
-    wanted frame, then decode forward; frame indices come from presentation timestamps."""
+    """Frame-accurate random access with PyAV.
+
+    One seek to the keyframe before the first wanted frame, then decode forward; frame
+    indices come from presentation timestamps.
+    """
 
     def __init__(self, path: str | Path) -> None:
         """Open ``path`` and read its frame count (header, else duration x frame rate)."""
@@ -103,7 +106,7 @@ class PyAVReader:
         frames = []
         for index in indices:
             if index not in found:
-                index = max(found) if index > max(found) else min(found, key=lambda k: abs(k - index))
+                index = min(found, key=lambda k, i=index: abs(k - i))
             frames.append(_to_tensor(found[index]))
         return frames
 

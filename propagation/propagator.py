@@ -3,10 +3,15 @@
 Memory is bounded by the context size, never by the video length: the propagator keeps a ring
 buffer of ``context + 1`` feature maps and soft label maps (frame 0 + the last ``context``
 predictions) and consumes the features of one frame at a time.
+
+Cells are stored column-major (cell = column * height + row) and queries are processed in bands
+of whole columns, so the context cells within the radius of a band form one contiguous range
+and far columns are never scored.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 import torch
@@ -22,12 +27,28 @@ class LabelPropagator:
 
     Args:
         preset: Propagation parameters.
-        query_chunk: Query cells scored at once; bounds the (chunk, E*M) affinity matrix.
+        band_columns: Feature-grid columns of query cells scored at once.
     """
 
-    def __init__(self, preset: Preset, query_chunk: int = 2048) -> None:
+    def __init__(self, preset: Preset, band_columns: int = 4) -> None:
         self.preset = preset
-        self.query_chunk = query_chunk
+        self.band_columns = max(1, band_columns)
+
+    def _reach(self, width: int) -> int:
+        """Largest column offset a restricted context cell can have from its query."""
+        radius = self.preset.radius
+        if radius <= 0:
+            return width
+        return math.ceil(radius) - 1 if self.preset.shape == "circle" else math.floor(radius)
+
+    def _bands(self, height: int, width: int) -> list[tuple[slice, slice]]:
+        """(query cells, context band) pairs covering the grid, column-major cell order."""
+        reach, bands = self._reach(width), []
+        for start in range(0, width, self.band_columns):
+            stop = min(width, start + self.band_columns)
+            low, high = max(0, start - reach), min(width, stop + reach)
+            bands.append((slice(start * height, stop * height), slice(low * height, high * height)))
+        return bands
 
     def run(
         self, features: Iterable[torch.Tensor], first_labels: torch.Tensor
@@ -60,9 +81,11 @@ class LabelPropagator:
         # Ring buffer: slot 0 is frame 0 (ground truth), slots 1.. hold recent predictions.
         keys = torch.empty(slots, cells, dim, dtype=first.dtype, device=device)  # (S, M, D)
         labels = torch.zeros(slots, cells, classes, dtype=torch.float32, device=device)
-        keys[0] = first.reshape(dim, cells).T
-        labels[0] = first_labels.to(device, torch.float32).reshape(classes, cells).T
-        inradius = neighbourhood_mask(height, width, preset.radius, preset.shape, device)
+        keys[0] = _column_major(first)
+        labels[0] = _column_major(first_labels.to(device, torch.float32))
+        # Column-major cells: the mask of the transposed grid (both shapes are symmetric).
+        inradius = neighbourhood_mask(width, height, preset.radius, preset.shape, device)
+        bands = self._bands(height, width)
 
         first_copies = preset.context if preset.pad_start else 0  # frame-0 copies in the queue
         filled = 0  # prediction slots in use
@@ -75,28 +98,27 @@ class LabelPropagator:
                     f"{tuple(first.shape)}"
                 )
             active = 1 + filled
-            free = torch.zeros(active, dtype=torch.long, device=device)
-            restricted = torch.ones(active, dtype=torch.long, device=device)
             # Frame 0: the long-term memory copy plus its padded copies in the queue.
-            free[0] = 0 if preset.restrict_first else 1
-            restricted[0] = first_copies + (1 if preset.restrict_first else 0)
-            query = feature.reshape(dim, cells).T  # (M, D)
+            first_free = 0 if preset.restrict_first else 1
+            first_restricted = first_copies + (1 if preset.restrict_first else 0)
+            query = _column_major(feature)  # (M, D)
             prediction = torch.cat(
                 [
                     topk_label_transfer(
-                        query[start : start + self.query_chunk],
+                        query[queries],
                         keys[:active],
                         labels[:active],
-                        free,
-                        restricted,
-                        inradius[start : start + self.query_chunk],
+                        first_free,
+                        first_restricted,
+                        inradius[queries],
+                        band,
                         preset.topk,
                         preset.temperature,
                     )
-                    for start in range(0, cells, self.query_chunk)
+                    for queries, band in bands
                 ]
-            )  # (M, C)
-            yield prediction.T.reshape(classes, height, width)
+            )  # (M, C), column-major
+            yield prediction.T.reshape(classes, width, height).transpose(1, 2)
 
             if preset.context == 0:
                 continue
@@ -108,3 +130,8 @@ class LabelPropagator:
             keys[write] = query
             labels[write] = prediction
             write = write + 1 if write < preset.context else 1
+
+
+def _column_major(grid: torch.Tensor) -> torch.Tensor:
+    """(X, h, w) map -> (w * h, X) rows in column-major cell order."""
+    return grid.permute(2, 1, 0).reshape(-1, grid.shape[0])

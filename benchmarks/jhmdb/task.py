@@ -38,9 +38,8 @@ from vprop.benchmarks.jhmdb.predictions import (
     read_keypoints,
     write_keypoints,
 )
-from vprop.benchmarks.jhmdb.propagate import propagate_grid_labels
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
-from vprop.benchmarks.pipeline import EngineSettings, read_frames
+from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple
 from vprop.benchmarks.tasks import EvalRequest
 from vprop.propagation import Preset

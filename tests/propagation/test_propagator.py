@@ -52,7 +52,7 @@ def brute_force(features, first, preset):
 
 
 def _run(preset, features, first):
-    return list(LabelPropagator(preset, query_chunk=17).run(iter(features), first))
+    return list(LabelPropagator(preset, band_columns=2).run(iter(features), first))
 
 
 def test_matches_brute_force_reference_cropmae_style():

@@ -1,0 +1,110 @@
+"""`vprop eval --task jhmdb|vip` end to end with a tiny ViT: real JHMDB clip, synthetic VIP."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+from click.testing import CliRunner
+from PIL import Image
+
+from vprop.benchmarks.vip.synthetic import make_vip_sample
+from vprop.cli.main import main
+
+TINY = ["--arch", "vit_test_patch16", "--no-progress", "--device", "cpu"]
+REAL_CLIP = "catch/Goal_Keeping_Tips_catch_f_cm_np1_fr_med_2"
+
+
+def _eval(task: str, *args: str):
+    return CliRunner().invoke(main, ["eval", "--task", task, *TINY, *args])
+
+
+def test_jhmdb_real_clip(shared_data, tmp_path):
+    root = shared_data / "jhmdb-mini"
+    out = tmp_path / "run"
+    result = _eval("jhmdb", "--data-root", str(root), "--split", str(root / "val_list.txt"),
+                   "--out", str(out))
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["synthetic"] is False and payload["task"] == "jhmdb"
+    assert payload["config"]["preset"]["topk"] == 7
+    figures = [payload["global"][f"PCK@{a}"] for a in ("0.1", "0.2", "0.3", "0.4", "0.5")]
+    assert all(0.0 <= value <= 100.0 for value in figures)
+    assert figures == sorted(figures)  # PCK cannot drop as the threshold grows
+    assert payload["per_clip"][REAL_CLIP]["frames"] == 40
+    assert payload["grid"] == [20, 20]
+    saved = json.loads((out / "results" / f"{REAL_CLIP}.json").read_text())
+    assert len(saved["frames"]) == 40 and saved["frame_size"] == [240, 320]
+    # Frame 0 is the decode of its own Gaussian maps: the peak cell of each joint, so at most
+    # half a cell (320/20/2 = 8 px in x, 240/20/2 = 6 px in y) from the ground truth.
+    mat = root / "joint_positions" / REAL_CLIP / "joint_positions.mat"
+    gt0 = scipy.io.loadmat(str(mat))["pos_img"][:, :, 0].T - 1.0  # (15, 2)
+    pred0 = np.array(saved["frames"][0]["keypoints"])
+    assert np.all(pred0[:, 2] == 1)
+    assert np.all(np.abs(pred0[:, 0] - gt0[:, 0]) <= 8.0 + 1e-6)
+    assert np.all(np.abs(pred0[:, 1] - gt0[:, 1]) <= 6.0 + 1e-6)
+    assert "PCK@0.1" in result.output
+
+
+def test_vip_synthetic_fixture(tmp_path):
+    root = make_vip_sample(tmp_path / "data")
+    out = tmp_path / "run"
+    result = _eval("vip", "--data-root", str(root), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["config"]["preset"]["topk"] == 10  # VIP's cropmae top-k
+    assert 0.0 <= payload["global"]["mIoU"] <= 100.0
+    assert payload["per_class"]["hat"] is None  # absent from the fixture
+    assert payload["per_video"]["videos1"]["input_size"] == [448, 880]
+    for video in ("videos1", "videos2"):
+        first = np.asarray(Image.open(root / "Annotations/Category_ids" / video /
+                                      "000000000001.png"))
+        allowed = set(np.unique(first)) - {255}
+        written = sorted((out / "results" / video).glob("*.png"))
+        assert len(written) == 10
+        for path in written:
+            ids = np.asarray(Image.open(path))
+            assert ids.shape == (160, 280)
+            assert set(np.unique(ids)) <= allowed
+        # Frame 0's prediction reproduces most of its own annotation.
+        pred0 = np.asarray(Image.open(written[0]))
+        counted = first != 255
+        assert (pred0[counted] == first[counted]).mean() > 0.9
+
+
+def test_embedded_default_is_synthetic_for_both_tasks(tmp_path):
+    # VIP at a small input size to keep the test fast (the default size is tested above).
+    for task, extra in (("jhmdb", []), ("vip", ["--size", "128x224"])):
+        out = tmp_path / task
+        result = _eval(task, "--out", str(out), *extra)
+        assert result.exit_code == 0, result.output
+        payload = json.loads((out / "results.json").read_text())
+        assert payload["synthetic"] is True
+        assert "synthetic" in payload["config"]["data_root"]
+        assert (Path(payload["config"]["data_root"]) / "SYNTHETIC.txt").is_file()
+        assert "SYNTHETIC" in result.output
+
+
+def test_bad_mat_is_a_clean_error(shared_data, tmp_path):
+    root = tmp_path / "jhmdb"
+    shutil.copytree(shared_data / "jhmdb-mini", root)
+    mat = root / "joint_positions" / REAL_CLIP / "joint_positions.mat"
+    scipy.io.savemat(str(mat), {"something_else": np.zeros(3)})
+    result = _eval("jhmdb", "--data-root", str(root), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert "error:" in result.output and str(mat) in result.output and "pos_img" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_vip_class_is_a_clean_error(tmp_path):
+    root = make_vip_sample(tmp_path / "data")
+    path = root / "Annotations/Category_ids/videos2/000000000001.png"
+    ids = np.asarray(Image.open(path)).copy()
+    ids[0, 0] = 21
+    Image.fromarray(ids).save(path)
+    result = _eval("vip", "--data-root", str(root), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
+    assert str(path) in result.output and "class id 21" in result.output

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from vprop.cli.main import main
+
+TINY = ["--arch", "vit_test_patch16", "--img-size", "32", "--workers", "0", "--no-progress",
+        "--decoder-dim", "32", "--decoder-ffn-dim", "64", "--decoder-depth", "1",
+        "--stop-after-steps", "1", "--batch-size", "2"]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def frame_folder(root, frames=12):
+    for clip in ("a", "b"):
+        for i in range(frames):
+            path = root / clip / f"{i:05d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((40, 40, 3), 5 * i, np.uint8)).save(path)
+    return root
+
+
+def test_help_lists_the_ablation_knobs():
+    result = CliRunner().invoke(main, ["pretrain", "--help"])
+    assert result.exit_code == 0
+    for flag in ("--method", "--mask-ratio", "--crop-strategy", "--decoder-depth",
+                 "--decoder-dim", "--color-jitter", "--gaussian-blur", "--resume",
+                 "--eval-davis", "--show-reconstructions", "--accum-iter", "--precision"):
+        assert flag in result.output
+
+
+def test_missing_data_is_a_one_line_error(tmp_path):
+    result = CliRunner().invoke(main, ["pretrain", "--data", str(tmp_path / "none"), *TINY])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: {tmp_path / 'none'}: data path does "
+                                                  "not exist"]
+
+
+@pytest.mark.parametrize(("method", "ratio", "scale"),
+                         [("cropmae", 0.985, [0.1, 1.0]), ("siammae", 0.95, [0.5, 1.0])])
+def test_method_defaults_land_in_config_json(tmp_path, shared_data, method, ratio, scale):
+    data = shared_data / "images-mini" if method == "cropmae" else frame_folder(tmp_path / "f")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["pretrain", "--method", method, "--data", str(data),
+                                       "--output-dir", str(out), "--subset", "8", *TINY])
+    assert result.exit_code == 0, result.output
+    config = json.load(open(out / "config.json"))
+    assert config["method"] == method and config["mask_ratio"] == ratio
+    assert config["global_scale"] == scale and config["local_scale"] == [0.3, 0.6]
+    assert config["blr"] == 1e-4 and config["weight_decay"] == 0.05
+    assert config["betas"] == [0.9, 0.95] and config["epochs"] == 400
+    assert config["warmup_epochs"] == pytest.approx(20.0)
+    assert config["derived"]["num_items"] == (8 if method == "cropmae" else 2)
+    assert config["derived"]["lr"] == pytest.approx(1e-4 * 2 / 256)
+    raw = torch.load(out / "checkpoint-last.pth", weights_only=True)
+    assert raw["vprop"]["method"] == method and raw["step"] == 1
+
+
+def test_viz_recon_writes_the_four_row_panel(tmp_path, shared_data):
+    out = tmp_path / "out"
+    runner = CliRunner()
+    trained = runner.invoke(main, ["pretrain", "--data", str(shared_data / "images-mini"),
+                                   "--output-dir", str(out), "--mask-ratio", "0.75", *TINY])
+    assert trained.exit_code == 0, trained.output
+    png = tmp_path / "panel.png"
+    drawn = runner.invoke(main, ["viz", "recon", "--ckpt", str(out / "checkpoint-last.pth"),
+                                 "--data", str(shared_data / "images-mini"), "--out", str(png),
+                                 "--count", "5"])
+    assert drawn.exit_code == 0, drawn.output
+    assert Image.open(png).size == (5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
