@@ -37,6 +37,7 @@ def _train_step(model, optimizer, scaler, views, noise, precision, device) -> to
 
 
 def _setup(config: TrainConfig, device: torch.device):
+    factory.configure_backends(device)
     torch.manual_seed(config.seed)
     model = factory.build_model(config).to(device).train()
     optimizer = factory.build_optimizer(model, config, device)

@@ -92,6 +92,14 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
+def configure_backends(device: torch.device) -> None:
+    """On GPUs: TF32 matmuls for the fp32 parts and cuDNN autotuning (fixed input shapes)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
 def autocast_context(precision: str, device: torch.device):
     """The autocast context for a resolved precision (a no-op for fp32)."""
     if precision == "fp32":

@@ -119,11 +119,14 @@ class Trainer:
             "versions": package_versions(),
         }
         self.config = config
+        factory.configure_backends(env.device)
         torch.manual_seed(config.seed)  # same initial weights on every rank and every run
         self.model: SiameseMAE = factory.build_model(config).to(env.device)
         self.optimizer = factory.build_optimizer(self.model, config, env.device)
         self.scaler = torch.amp.GradScaler(env.device.type, enabled=self.precision == "fp16")
         self.step = 0
+        self._resumed_from: Path | None = None
+        self._pending_note: str | None = None
         if resume_path is not None:
             self._restore(resume_path)
         self.engine: torch.nn.Module = self.model
@@ -139,7 +142,8 @@ class Trainer:
             self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device,
                                               self.out)
         self.davis_history: list[dict[str, Any]] = []
-        self.skipped_seen = 0
+        self.skipped_seen = 0  # seen by this rank
+        self.skipped_total = 0  # summed over ranks at each log line
 
     def _resume_path(self, config: TrainConfig) -> Path | None:
         if not config.resume:
@@ -177,10 +181,11 @@ class Trainer:
         if env.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.out / "config.json", config.to_json())
-        log = RunLog(self.out, env.is_main, self.total_steps, self.step, config.progress)
-        if getattr(self, "_resumed_from", None):
+        log = self.log = RunLog(self.out, env.is_main, self.total_steps, self.step,
+                                config.progress)
+        if self._resumed_from is not None:
             log.say(f"resumed from {self._resumed_from} at step {self.step}")
-        if getattr(self, "_pending_note", None):
+        if self._pending_note is not None:
             log.say(self._pending_note)
         visible = num_visible_patches(self.model.num_patches, config.mask_ratio)
         if visible == 0:
@@ -253,11 +258,10 @@ class Trainer:
 
     def _note_skipped(self, messages: list[str], window: _Window) -> None:
         window.skipped += len(messages)
-        if messages and self.env.is_main:
-            for message in messages:
-                self.skipped_seen += 1
-                print(f"warning: skipped unreadable item ({self.skipped_seen} on rank 0 so "
-                      f"far): {message}", flush=True)
+        for message in messages:  # other ranks only count theirs (skipped_total in the log)
+            self.skipped_seen += 1
+            self.log.say(f"warning: skipped unreadable item ({self.skipped_seen} on rank 0 so "
+                         f"far): {message}")
 
     def _log(self, log: RunLog, window: _Window, epoch: int, lr: float) -> None:
         stats = torch.tensor([0.0, window.loss_count, window.samples, window.skipped],
@@ -270,11 +274,11 @@ class Trainer:
         if not math.isfinite(loss):
             raise VpropError(f"loss became {loss} at step {self.step}; try --precision fp32, "
                              f"a lower --blr or --clip-grad")
-        self.skipped_seen_total = getattr(self, "skipped_seen_total", 0) + int(stats[3])
+        self.skipped_total += int(stats[3])
         log.record({"step": self.step, "epoch": epoch,
                     "epoch_progress": self.step / self.steps_per_epoch, "loss": loss, "lr": lr,
                     "images_per_s": images_per_s, "data_wait_frac": window.data_s / elapsed,
-                    "skipped_total": self.skipped_seen_total, "time": time.time()})
+                    "skipped_total": self.skipped_total, "time": time.time()})
         log.advance(window.steps, loss, lr, images_per_s)
         window.reset()
 

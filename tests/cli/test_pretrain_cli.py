@@ -78,3 +78,34 @@ def test_viz_recon_writes_the_four_row_panel(tmp_path, shared_data):
                                  "--count", "5"])
     assert drawn.exit_code == 0, drawn.output
     assert Image.open(png).size == (5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
+
+
+def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data):
+    from vprop.cropmae.davis_hook import evaluate_encoder_on_davis
+
+    davis = tmp_path / "DAVIS"  # only the 4-frame `train` sequence, to stay fast
+    source = shared_data / "davis-mini" / "DAVIS"
+    for kind in ("JPEGImages", "Annotations"):
+        (davis / kind / "480p").mkdir(parents=True)
+        (davis / kind / "480p" / "train").symlink_to(source / kind / "480p" / "train")
+    (davis / "ImageSets" / "2017").mkdir(parents=True)
+    (davis / "ImageSets" / "2017" / "val.txt").write_text("train\n")
+    runner = CliRunner()
+    out = tmp_path / "pre"
+    trained = runner.invoke(main, ["pretrain", "--data", str(shared_data / "images-mini"),
+                                   "--output-dir", str(out), "--mask-ratio", "0.75", *TINY])
+    assert trained.exit_code == 0, trained.output
+    ckpt = out / "checkpoint-last.pth"
+    evaluated = runner.invoke(main, ["eval", "--task", "davis", "--data-root", str(davis),
+                                     "--ckpt", str(ckpt), "--out", str(tmp_path / "eval"),
+                                     "--device", "cpu", "--no-progress"])
+    assert evaluated.exit_code == 0, evaluated.output
+    results = json.load(open(tmp_path / "eval" / "results.json"))
+    assert not results["random_init"]
+    assert results["backbone"]["arch"] == "vit_test_patch16"  # read from the vprop metadata
+    assert results["backbone"]["format"] == "vprop"
+    model = torch.load(ckpt, weights_only=True)["model"]
+    encoder = {k: v for k, v in model.items() if not k.startswith(("decoder", "mask_token"))}
+    ours = evaluate_encoder_on_davis(encoder, "vit_test_patch16", davis, tmp_path / "hook",
+                                     torch.device("cpu"))
+    assert results["global"]["J&F-Mean"] == pytest.approx(ours, abs=1e-12)

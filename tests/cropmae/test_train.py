@@ -157,3 +157,35 @@ def test_eval_davis_records_jf_of_the_current_encoder(shared_data, tmp_path):
                                       torch.device("cpu"))
     assert again == pytest.approx(davis_events[-1]["J&F"], abs=1e-9)
     assert davis_events[0]["J&F"] != davis_events[1]["J&F"]  # a different encoder each time
+
+
+def test_corrupt_files_are_counted_and_the_run_goes_on(tmp_path):
+    data = tmp_path / "images"
+    data.mkdir()
+    for i in range(6):
+        Image.fromarray(torch.randint(0, 255, (40, 48, 3), dtype=torch.uint8).numpy()).save(
+            data / f"ok{i}.png")
+    (data / "bad0.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (data / "bad1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "run"
+    result = run_pretraining(TrainConfig(data=str(data), output_dir=str(out), mask_ratio=0.75,
+                                         epochs=1, batch_size=4, **TINY))
+    assert result.step == 2
+    log = read_log(out)
+    assert log[-1]["skipped_total"] >= 2  # each bad file is drawn once per epoch
+    text = (out / "train.log").read_text()
+    assert "bad0.jpg" in text and "bad1.png" in text and "warning: skipped" in text
+
+
+def test_gradient_accumulation_equals_the_larger_batch(shared_data, tmp_path):
+    common = dict(data=str(shared_data / "images-mini"), mask_ratio=0.75, epochs=1, lr=1e-3,
+                  warmup_epochs=0.1, decoder_dropout=0.0, stop_after_steps=3, subset=64, **TINY)
+    big = run_pretraining(TrainConfig(output_dir=str(tmp_path / "big"), batch_size=16, **common))
+    acc = run_pretraining(TrainConfig(output_dir=str(tmp_path / "acc"), batch_size=8,
+                                      accum_iter=2, **common))
+    a, b = read_log(tmp_path / "big"), read_log(tmp_path / "acc")
+    assert [x["loss"] for x in a] == pytest.approx([x["loss"] for x in b], rel=1e-5)
+    one = torch.load(big.last_checkpoint, weights_only=True)["model"]
+    two = torch.load(acc.last_checkpoint, weights_only=True)["model"]
+    for key in one:
+        assert torch.allclose(one[key], two[key], atol=1e-5), key
