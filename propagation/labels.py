@@ -81,4 +81,19 @@ def decode_labels(
         flat = up.flatten(1)
         low, high = flat.min(dim=1).values, flat.max(dim=1).values
         up = (up - low[:, None, None]) / (high - low).clamp(min=1e-12)[:, None, None]
-    return resize_ids(up.argmax(dim=0), output_size, exact=exact_nearest)
+    return resize_ids(channel_argmax(up), output_size, exact=exact_nearest)
+
+
+def channel_argmax(maps: torch.Tensor) -> torch.Tensor:
+    """Argmax over the channel axis of (C, H, W) maps, first channel winning ties.
+
+    Equal to ``maps.argmax(0)``, but a running comparison over the few channels is an order
+    of magnitude faster on CPU than a strided reduction over the leading axis.
+    """
+    best = maps[0].clone()
+    index = torch.zeros(maps.shape[1:], dtype=torch.long, device=maps.device)
+    for channel in range(1, maps.shape[0]):
+        better = maps[channel] > best
+        index[better] = channel
+        best = torch.where(better, maps[channel], best)
+    return index

@@ -21,7 +21,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from vprop.benchmarks.davis.metrics import db_statistics, f_measure_batch, jaccard_batch
+from vprop.benchmarks.davis.metrics import (
+    db_statistics,
+    f_measure,
+    f_measure_batch,
+    jaccard,
+    jaccard_batch,
+)
 from vprop.benchmarks.io import read_indexed_png
 from vprop.errors import VpropError
 
@@ -113,6 +119,15 @@ def read_sequence_list(davis_root: str | Path, imageset: str = "2017/val.txt") -
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
+def ground_truth_files(davis_root: str | Path, sequence: str) -> list[Path]:
+    """The sorted annotation files of a sequence (``Annotations/480p/<seq>/*.png``)."""
+    folder = Path(davis_root) / "Annotations" / "480p" / sequence
+    files = sorted(folder.glob("*.png"))
+    if not files:
+        raise VpropError("no ground-truth annotations (*.png) found", folder)
+    return files
+
+
 def read_ground_truth(davis_root: str | Path, sequence: str) -> tuple[list[str], np.ndarray]:
     """Read every annotation of a sequence.
 
@@ -123,10 +138,7 @@ def read_ground_truth(davis_root: str | Path, sequence: str) -> tuple[list[str],
     Returns:
         (frame names without extension, id maps (T, H, W) uint8 with 255 = void).
     """
-    folder = Path(davis_root) / "Annotations" / "480p" / sequence
-    files = sorted(folder.glob("*.png"))
-    if not files:
-        raise VpropError("no ground-truth annotations (*.png) found", folder)
+    files = ground_truth_files(davis_root, sequence)
     maps = [read_indexed_png(path)[0] for path in files]
     for path, ids in zip(files, maps):
         if ids.shape != maps[0].shape:
@@ -185,19 +197,58 @@ def _open_predictions(results: str | Path | IdMaps) -> _FolderPredictions | _Mem
     return _FolderPredictions(path)
 
 
-def _read_predictions(source, sequence: str, frames: Sequence[str], size: tuple[int, int]):
-    """Read the predicted id maps of ``frames`` and check their size."""
-    maps = []
-    for frame in frames:
-        ids = source.read(sequence, frame)
-        if ids.shape != size:
-            raise VpropError(
-                f"prediction size {ids.shape[1]}x{ids.shape[0]} differs from the "
-                f"ground truth {size[1]}x{size[0]}",
-                source.where(sequence, frame),
-            )
-        maps.append(ids)
-    return np.stack(maps) if maps else np.zeros((0, *size), dtype=np.uint8)
+def _read_prediction(source, sequence: str, frame: str, size: tuple[int, int], n_objects: int):
+    """Read one predicted id map, checking its size and object ids."""
+    ids = source.read(sequence, frame)
+    if ids.shape != size:
+        raise VpropError(
+            f"prediction size {ids.shape[1]}x{ids.shape[0]} differs from the "
+            f"ground truth {size[1]}x{size[0]}",
+            source.where(sequence, frame),
+        )
+    largest = int(ids.max()) if ids.size else 0
+    if largest > n_objects:
+        raise VpropError(
+            f"object id {largest} but the ground truth of {sequence} has {n_objects} objects",
+            source.where(sequence, frame),
+        )
+    return ids
+
+
+def _score_sequence_streamed(source, davis_root: str | Path, sequence: str) -> tuple[list, dict]:
+    """Score one sequence frame by frame: memory holds one frame, whatever the length.
+
+    Returns:
+        (scored frame names, {object_id: {OBJECT_KEYS..., "J": [...], "F": [...]}}).
+    """
+    files = ground_truth_files(davis_root, sequence)
+    first = read_indexed_png(files[0])[0]
+    n_objects, size = _count_objects(first), first.shape
+    source.check_sequence(sequence)
+    scored = files[1:-1]
+    j_frames = np.zeros((n_objects, len(scored)))
+    f_frames = np.zeros((n_objects, len(scored)))
+    for index, path in enumerate(scored):
+        gt = read_indexed_png(path)[0]
+        if gt.shape != size:
+            raise VpropError(f"annotation size {gt.shape} differs from {size}", path)
+        gt = np.where(gt == VOID_LABEL, 0, gt)
+        pred = _read_prediction(source, sequence, path.stem, size, n_objects)
+        for object_id in range(1, n_objects + 1):
+            gt_mask, pred_mask = gt == object_id, pred == object_id
+            j_frames[object_id - 1, index] = jaccard(gt_mask, pred_mask)
+            f_frames[object_id - 1, index] = f_measure(gt_mask, pred_mask)
+    scores = {}
+    for object_id in range(1, n_objects + 1):
+        j_mean, j_recall, j_decay = db_statistics(j_frames[object_id - 1])
+        f_mean, f_recall, f_decay = db_statistics(f_frames[object_id - 1])
+        scores[object_id] = {
+            "J-Mean": j_mean, "J-Recall": j_recall, "J-Decay": j_decay,
+            "F-Mean": f_mean, "F-Recall": f_recall, "F-Decay": f_decay,
+            "J": [float(v) for v in j_frames[object_id - 1]],
+            "F": [float(v) for v in f_frames[object_id - 1]],
+        }
+    return [path.stem for path in scored], scores
 
 
 def score_davis(
@@ -234,21 +285,8 @@ def score_davis(
     per_object: dict[str, dict[str, float]] = {}
     per_frame: dict[str, dict[str, list]] = {}
     for sequence in tqdm(names, desc="DAVIS", unit="seq", disable=None if progress else True):
-        frames, gt = read_ground_truth(davis_root, sequence)  # gt: (T, H, W)
-        source.check_sequence(sequence)
-        scored_frames = frames[1:-1]
-        pred = _read_predictions(source, sequence, scored_frames, gt.shape[1:])  # (T-2, H, W)
-        n_objects = _count_objects(gt[0])
-        for index, frame in enumerate(scored_frames):
-            largest = int(pred[index].max())
-            if largest > n_objects:
-                raise VpropError(
-                    f"object id {largest} but the ground truth of {sequence} has "
-                    f"{n_objects} objects",
-                    source.where(sequence, frame),
-                )
-        gt_scored = np.where(gt[1:-1] == VOID_LABEL, 0, gt[1:-1])
-        for object_id, scores in _object_scores(gt_scored, pred, n_objects).items():
+        scored_frames, objects = _score_sequence_streamed(source, davis_root, sequence)
+        for object_id, scores in objects.items():
             name = f"{sequence}_{object_id}"
             per_object[name] = {key: scores[key] for key in OBJECT_KEYS}
             per_frame[name] = {"frames": scored_frames, "J": scores["J"], "F": scores["F"]}
