@@ -93,3 +93,34 @@ def davis_palette() -> list[int]:
             value >>= 3
         palette.extend((red, green, blue))
     return palette
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """Return (height, width) of an image file without decoding its pixels.
+
+    Raises:
+        VpropError: The file is missing or not an image.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except OSError as error:
+        raise VpropError(f"cannot read image ({error})", path) from None
+    return height, width
+
+
+def frame_order(path: Path) -> tuple[int, str]:
+    """Sort key for frame files: numeric stems in numeric order, others after, by name."""
+    return (int(path.stem), path.stem) if path.stem.isdigit() else (1 << 62, path.stem)
+
+
+def find_list_file(root: Path, candidates: tuple[str, ...], what: str) -> Path:
+    """Return the first existing default list file among ``candidates`` in ``root``.
+
+    Raises:
+        VpropError: None exists; the message names ``what`` (e.g. "clip list") and the root.
+    """
+    for name in candidates:
+        if (root / name).is_file():
+            return root / name
+    raise VpropError(f"no {what} ({', '.join(candidates)}) in the dataset root; pass one", root)

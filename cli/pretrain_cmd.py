@@ -74,7 +74,7 @@ def _pair(kind: type):
 @click.option("--lr", type=float, default=None, help="Absolute lr (overrides --blr).")
 @click.option("--min-lr", type=float, default=_D.min_lr, show_default=True)
 @click.option("--warmup-epochs", type=float, default=None,
-              help="Linear warmup length [default: 5%% of --epochs].")
+              help="Linear warmup length [default: 5% of --epochs].")
 @click.option("--weight-decay", type=float, default=_D.weight_decay, show_default=True)
 @click.option("--betas", type=_pair(float), default=_D.betas, show_default=True)
 @click.option("--clip-grad", type=float, default=None, help="Clip the gradient norm.")

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from vprop.benchmarks.io import read_indexed_png
+from vprop.benchmarks.io import image_size, read_indexed_png
 from vprop.errors import VpropError
 
 
@@ -41,15 +40,6 @@ def read_imageset(root: Path, imageset: str) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except OSError as error:
-        raise VpropError(f"cannot read image ({error})", path) from None
-    return height, width
-
-
 def load_sequence(root: Path, name: str, resolution: str = "480p") -> DavisSequence:
     """Locate and check one sequence.
 
@@ -77,7 +67,7 @@ def load_sequence(root: Path, name: str, resolution: str = "480p") -> DavisSeque
     labels, _ = read_indexed_png(annotation)
     if not np.any((labels > 0) & (labels < 255)):
         raise VpropError("first-frame annotation has no object (all background)", annotation)
-    size = _image_size(frames[0])
+    size = image_size(frames[0])
     if labels.shape != size:
         raise VpropError(
             f"annotation is {labels.shape[1]}x{labels.shape[0]} but frame {frames[0].name} is "

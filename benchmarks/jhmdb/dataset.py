@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.io
-from PIL import Image
 
+from vprop.benchmarks.io import find_list_file, frame_order, image_size
 from vprop.errors import VpropError
 
 FRAMES_DIR = "Rename_Images"
@@ -103,18 +103,8 @@ def read_clip_list(path: Path) -> list[str]:
 
 
 def find_clip_list(root: Path) -> Path:
-    """Return the default list file in ``root`` (``val_list.txt`` or a CRW-style name).
-
-    Raises:
-        VpropError: None of the usual list files exists.
-    """
-    for name in DEFAULT_LISTS:
-        if (root / name).is_file():
-            return root / name
-    raise VpropError(
-        f"no clip list ({', '.join(DEFAULT_LISTS)}) in the JHMDB root; pass a split list file",
-        root,
-    )
+    """Return the default clip list file in ``root`` (the first of ``DEFAULT_LISTS`` present)."""
+    return find_list_file(root, DEFAULT_LISTS, "clip list")
 
 
 def read_joints(path: Path, num_frames: int | None = None) -> np.ndarray:
@@ -153,19 +143,6 @@ def read_joints(path: Path, num_frames: int | None = None) -> np.ndarray:
     return np.transpose(pos.astype(np.float64) - 1.0, (2, 1, 0))  # (T, J, 2)
 
 
-def _frame_order(path: Path) -> tuple[int, str]:
-    return (int(path.stem), path.stem) if path.stem.isdigit() else (1 << 62, path.stem)
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except OSError as error:
-        raise VpropError(f"cannot read image ({error})", path) from None
-    return height, width
-
-
 def load_clip(root: Path, name: str) -> JhmdbClip:
     """Locate and check one clip (frames, annotation, matching lengths).
 
@@ -178,12 +155,12 @@ def load_clip(root: Path, name: str) -> JhmdbClip:
     frame_dir = root / FRAMES_DIR / name
     if not frame_dir.is_dir():
         raise VpropError(f"clip {name!r} not found", frame_dir)
-    frames = tuple(sorted(frame_dir.glob("*.png"), key=_frame_order))
+    frames = tuple(sorted(frame_dir.glob("*.png"), key=frame_order))
     if not frames:
         raise VpropError("no .png frames in the clip folder", frame_dir)
     annotation = root / JOINTS_DIR / name / JOINTS_FILE
     joints = read_joints(annotation, num_frames=len(frames))
-    return JhmdbClip(name, frames, annotation, _image_size(frames[0]), joints)
+    return JhmdbClip(name, frames, annotation, image_size(frames[0]), joints)
 
 
 def _resolve_names(root: Path, requested: list[str]) -> list[str]:

@@ -18,9 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
-from vprop.benchmarks.io import read_indexed_png
+from vprop.benchmarks.io import find_list_file, frame_order, image_size, read_indexed_png
 from vprop.benchmarks.vip.labels import check_class_ids
 from vprop.errors import VpropError
 
@@ -85,30 +83,8 @@ def read_video_list(path: Path) -> list[str]:
 
 
 def find_video_list(root: Path) -> Path:
-    """Return the default list file in ``root``.
-
-    Raises:
-        VpropError: None of the usual list files exists.
-    """
-    for name in DEFAULT_LISTS:
-        if (root / name).is_file():
-            return root / name
-    raise VpropError(
-        f"no video list ({', '.join(DEFAULT_LISTS)}) in the VIP root; pass a list file", root
-    )
-
-
-def _frame_order(path: Path) -> tuple[int, str]:
-    return (int(path.stem), path.stem) if path.stem.isdigit() else (1 << 62, path.stem)
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except OSError as error:
-        raise VpropError(f"cannot read image ({error})", path) from None
-    return height, width
+    """Return the default video list file in ``root`` (the first of ``DEFAULT_LISTS`` present)."""
+    return find_list_file(root, DEFAULT_LISTS, "video list")
 
 
 def load_video(root: Path, name: str) -> VipVideo:
@@ -124,11 +100,11 @@ def load_video(root: Path, name: str) -> VipVideo:
         raise VpropError(f"video {name!r} not found", frame_dir)
     if not label_dir.is_dir():
         raise VpropError(f"annotations of video {name!r} not found", label_dir)
-    frames = tuple(sorted(frame_dir.glob("*.jpg"), key=_frame_order))
+    frames = tuple(sorted(frame_dir.glob("*.jpg"), key=frame_order))
     if not frames:
         raise VpropError("no .jpg frames in the video folder", frame_dir)
     stems = {frame.stem for frame in frames}
-    labels = sorted(label_dir.glob("*.png"), key=_frame_order)
+    labels = sorted(label_dir.glob("*.png"), key=frame_order)
     for label in labels:
         if label.stem not in stems:
             raise VpropError(f"annotation has no frame {label.stem}.jpg in {frame_dir}", label)
@@ -139,7 +115,7 @@ def load_video(root: Path, name: str) -> VipVideo:
     check_class_ids(ids, first)
     order = {frame.stem: index for index, frame in enumerate(frames)}
     annotations = tuple(sorted(labels, key=lambda label: order[label.stem]))
-    return VipVideo(name, frames, annotations, _image_size(frames[0]), ids.shape)
+    return VipVideo(name, frames, annotations, image_size(frames[0]), ids.shape)
 
 
 def load_videos(
