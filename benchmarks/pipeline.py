@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,6 @@ class EngineSettings:
     feature_dtype: str = "float32"
     autocast: str | None = None
     progress: bool = True
-    extras: dict = field(default_factory=dict)
 
     def torch_device(self) -> torch.device:
         """Resolve ``auto`` to CUDA when available, else CPU."""
