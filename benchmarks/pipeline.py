@@ -48,10 +48,17 @@ class EngineSettings:
     progress: bool = True
 
     def torch_device(self) -> torch.device:
-        """Resolve ``auto`` to CUDA when available, else CPU."""
+        """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            message = f"unknown device {self.device!r}; use cpu, cuda, cuda:N or auto"
+            raise VpropError(message) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise VpropError(f"device {self.device!r} requested but CUDA is not available")
+        return device
 
     def dtype(self, name: str | None) -> torch.dtype | None:
         """Map a dtype name to a torch dtype (``None`` stays ``None``)."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from vprop.errors import VpropError
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -50,7 +52,7 @@ def setup(device: str = "auto", timeout_minutes: float = 30.0) -> DistEnv:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if use_cuda and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda requested but CUDA is not available")
+        raise VpropError("--device cuda requested but CUDA is not available")
     if use_cuda:
         torch.cuda.set_device(local_rank)
         torch_device = torch.device("cuda", local_rank)

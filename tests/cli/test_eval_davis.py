@@ -145,3 +145,11 @@ def test_unknown_checkpoint_format_is_one_line_error(tmp_path):
     line = _error_line(_eval("--ckpt", str(ckpt), "--out", str(tmp_path / "run"),
                              "--size", "160x288"))
     assert "weird.pth" in line
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_device_without_cuda_is_one_line_error(tmp_path):
+    line = _error_line(CliRunner().invoke(main, [
+        "eval", "--arch", "vit_test_patch16", "--no-progress", "--device", "cuda",
+        "--out", str(tmp_path / "run")]))
+    assert "CUDA is not available" in line
