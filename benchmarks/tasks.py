@@ -13,13 +13,16 @@ A task module defines three functions:
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from vprop.benchmarks.pipeline import EngineSettings
 from vprop.errors import VpropError
 from vprop.propagation import Preset
+from vprop.utils import atomic_write_json
 
 TASK_MODULES = {
     "davis": "vprop.benchmarks.davis.task",
@@ -64,3 +67,57 @@ def get_task(name: str) -> ModuleType:
     if name not in TASK_MODULES:
         raise VpropError(f"unknown task {name!r}; choose one of {sorted(TASK_MODULES)}")
     return importlib.import_module(TASK_MODULES[name])
+
+
+DONE_DIR = ".vprop-done"
+
+
+def run_signature(
+    extractor: Any, preset: Preset, input_size: tuple[int, int], **extra: Any
+) -> dict[str, Any]:
+    """What determines a sequence's outputs: preset, input size, backbone (and task extras).
+
+    A finished sequence is reused by a later run only when its signature is equal, so a run
+    into an existing folder with another checkpoint, preset or size recomputes everything.
+    """
+    describe = getattr(extractor, "describe", None)
+    signature = {
+        "preset": preset.to_dict(),
+        "input_size": list(input_size),
+        "patch_size": int(extractor.patch_size),
+        "backbone": describe() if callable(describe) else None,
+        **extra,
+    }
+    return json.loads(json.dumps(signature, default=str))  # JSON-normalised, comparable
+
+
+def done_marker(out_dir: Path, name: str) -> Path:
+    """The marker file recording that sequence ``name`` finished (and with which settings)."""
+    return Path(out_dir) / DONE_DIR / f"{name.replace('/', '__')}.json"
+
+
+def is_finished(marker: Path, signature: dict[str, Any], outputs: list[Path]) -> bool:
+    """Whether a sequence finished with this signature and all its outputs still exist."""
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        done.get("signature") == signature
+        and done.get("outputs") == [path.name for path in outputs]
+        and all(path.is_file() for path in outputs)
+    )
+
+
+def mark_finished(marker: Path, signature: dict[str, Any], outputs: list[Path]) -> None:
+    """Record that a sequence finished, with its signature and output file names."""
+    atomic_write_json(marker, {"signature": signature, "outputs": [path.name for path in outputs]})
+
+
+def timing(frames: int, seconds: float) -> dict[str, Any]:
+    """The ``timing`` block of a task result."""
+    return {
+        "frames_predicted": frames,
+        "seconds": seconds,
+        "frames_per_second": frames / seconds if frames and seconds > 0 else None,
+    }

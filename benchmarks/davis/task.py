@@ -14,11 +14,17 @@ from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import propagate_video, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple, floor_to, short_side_size
-from vprop.benchmarks.tasks import EvalRequest
+from vprop.benchmarks.tasks import (
+    EvalRequest,
+    done_marker,
+    is_finished,
+    mark_finished,
+    run_signature,
+    timing,
+)
 from vprop.propagation import Preset, decode_labels
 
 VOID = 255
-DONE_DIR = ".vprop-done"
 
 
 def preset_overrides(preset_name: str) -> dict:
@@ -108,18 +114,19 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
 
     sequences = load_sequences(request.data_root, request.sequences)
     results_dir = request.out_dir / "results"
-    done_dir = request.out_dir / DONE_DIR
-    done_dir.mkdir(parents=True, exist_ok=True)
     frames, skipped, start = 0, [], time.perf_counter()
     progress = request.settings.progress
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
-        marker = done_dir / sequence.name
-        if marker.exists() and not request.overwrite:
+        size = input_size(request.preset, sequence.size, extractor.patch_size, request.size)
+        signature = run_signature(extractor, request.preset, size)
+        marker = done_marker(request.out_dir, sequence.name)
+        outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
+        if not request.overwrite and is_finished(marker, signature, outputs):
             skipped.append(sequence.name)
             continue
         marker.unlink(missing_ok=True)
         frames += predict_sequence(extractor, sequence, request, results_dir / sequence.name)
-        marker.write_text("done\n")
+        mark_finished(marker, signature, outputs)
     elapsed = time.perf_counter() - start
     names = [sequence.name for sequence in sequences]
     scores = score_davis(request.data_root, results_dir, sequences=names, progress=False)
@@ -129,10 +136,6 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
         "per_object": scores["per_object"],
         "sequences": names,
         "skipped_finished": skipped,
-        "timing": {
-            "frames_predicted": frames,
-            "seconds": elapsed,
-            "frames_per_second": frames / elapsed if frames else None,
-        },
+        "timing": timing(frames, elapsed),
         "table": format_table(scores),
     }

@@ -41,7 +41,7 @@ from vprop.benchmarks.jhmdb.predictions import (
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple
-from vprop.benchmarks.tasks import EvalRequest
+from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
 from vprop.propagation import Preset
 
 INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
@@ -109,17 +109,6 @@ def _clean(figures: dict[str, float]) -> dict[str, float | None]:
     return {key: _finite(value) for key, value in figures.items()}
 
 
-def _signature(extractor: Any, preset: Preset, input_size: tuple[int, int]) -> dict[str, Any]:
-    describe = getattr(extractor, "describe", None)
-    return {
-        "preset": preset.to_dict(),
-        "input_size": list(input_size),
-        "patch_size": int(extractor.patch_size),
-        "decode_topk": decode_topk(preset),
-        "backbone": describe() if callable(describe) else None,
-    }
-
-
 def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     num_joints = pooled.shape[1]
     names = JOINT_NAMES if num_joints == len(JOINT_NAMES) else tuple(map(str, range(num_joints)))
@@ -159,7 +148,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     patch = int(extractor.patch_size)
     input_size = check_patch_multiple(tuple(request.size or INPUT_SIZE), patch)
     grid = (input_size[0] // patch, input_size[1] // patch)
-    signature = _signature(extractor, request.preset, input_size)
+    signature = run_signature(extractor, request.preset, input_size,
+                              decode_topk=decode_topk(request.preset))
     per_clip: dict[str, Any] = {}
     distances = []
     skipped, predicted_frames, start = [], 0, time.perf_counter()
@@ -200,10 +190,6 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         "decode_topk": decode_topk(request.preset),
         "outputs": str(Path(request.out_dir) / RESULTS_DIR),
         "skipped_finished": skipped,
-        "timing": {
-            "frames_predicted": predicted_frames,
-            "seconds": elapsed,
-            "frames_per_second": predicted_frames / elapsed if predicted_frames else None,
-        },
+        "timing": timing(predicted_frames, elapsed),
         "table": _table(global_figures, len(clips), total_frames, request.synthetic),
     }

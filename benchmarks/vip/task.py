@@ -12,7 +12,6 @@ back and accumulates one 20x20 confusion matrix over every annotated frame, the 
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -25,14 +24,20 @@ from tqdm import tqdm
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple, long_side_size
-from vprop.benchmarks.tasks import EvalRequest
+from vprop.benchmarks.tasks import (
+    EvalRequest,
+    done_marker,
+    is_finished,
+    mark_finished,
+    run_signature,
+    timing,
+)
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
 from vprop.benchmarks.vip.metrics import NUM_CLASSES, class_iou, confusion_matrix, mean_iou
 from vprop.benchmarks.vip.synthetic import make_vip_sample
 from vprop.errors import VpropError
 from vprop.propagation import Preset, decode_labels
-from vprop.utils import atomic_write_json
 
 CLASSES = (
     "background", "hat", "hair", "sun-glasses", "upper-clothes", "dress", "coat", "socks",
@@ -42,7 +47,6 @@ CLASSES = (
 LONG_SIDE = 880
 SIZE_MULTIPLE = 64
 PREDICTIONS_DIR = "results"
-PROGRESS_DIR = ".vprop-done"
 
 
 def preset_overrides(preset_name: str) -> dict[str, Any]:
@@ -82,32 +86,6 @@ def predict_video(
         ids = channels_to_ids(argmax, classes)
         write_indexed_png(out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png", ids,
                           palette)
-
-
-def _signature(extractor: Any, preset: Preset, input_size: tuple[int, int]) -> dict[str, Any]:
-    describe = getattr(extractor, "describe", None)
-    signature = {
-        "preset": preset.to_dict(),
-        "input_size": list(input_size),
-        "patch_size": int(extractor.patch_size),
-        "backbone": describe() if callable(describe) else None,
-    }
-    return json.loads(json.dumps(signature, default=str))
-
-
-def _is_finished(out_dir: Path, video: VipVideo, signature: dict[str, Any]) -> bool:
-    marker = out_dir / PROGRESS_DIR / f"{video.name}.json"
-    try:
-        done = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
-    folder = out_dir / PREDICTIONS_DIR / video.name
-    frames = [frame.stem for frame in video.frames]
-    return (
-        done.get("signature") == signature
-        and done.get("frames") == frames
-        and all((folder / f"{stem}.png").is_file() for stem in frames)
-    )
 
 
 def _nearest_resize(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -173,17 +151,18 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     skipped, predicted_frames, start = [], 0, time.perf_counter()
     for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
         input_size = input_size_for(video, request.size, patch)
-        signature = _signature(extractor, request.preset, input_size)
-        resumed = not request.overwrite and _is_finished(out_dir, video, signature)
+        signature = run_signature(extractor, request.preset, input_size)
+        marker = done_marker(out_dir, video.name)
+        outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
+                   for frame in video.frames]
+        resumed = not request.overwrite and is_finished(marker, signature, outputs)
         if resumed:
             skipped.append(video.name)
         else:
             predict_video(extractor, video, request.preset, input_size, request.settings,
                           out_dir)
             predicted_frames += len(video.frames)
-            atomic_write_json(out_dir / PROGRESS_DIR / f"{video.name}.json",
-                              {"signature": signature,
-                               "frames": [frame.stem for frame in video.frames]})
+            mark_finished(marker, signature, outputs)
         video_confusion = score_video(out_dir, video)
         confusion += video_confusion
         per_video[video.name] = {
@@ -204,10 +183,6 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         "confusion": confusion.tolist(),
         "outputs": str(out_dir / PREDICTIONS_DIR),
         "skipped_finished": skipped,
-        "timing": {
-            "frames_predicted": predicted_frames,
-            "seconds": elapsed,
-            "frames_per_second": predicted_frames / elapsed if predicted_frames else None,
-        },
+        "timing": timing(predicted_frames, elapsed),
         "table": _table(miou, per_class, len(videos), frames, request.synthetic),
     }

@@ -92,7 +92,7 @@ def test_rerun_reuses_finished_videos_unless_config_changes(tmp_path):
     first = task.run(extractor, _request(tmp_path / "data", tmp_path / "out"))
     assert first["skipped_finished"] == [] and first["timing"]["frames_predicted"] == 2
     marker = json.loads((tmp_path / "out" / ".vprop-done" / "videos7.json").read_text())
-    assert marker["frames"] == ["000001", "000002"]
+    assert marker["outputs"] == ["000001.png", "000002.png"]
     again = task.run(extractor, _request(tmp_path / "data", tmp_path / "out"))
     assert again["skipped_finished"] == ["videos7"] and again["global"] == first["global"]
     (tmp_path / "out" / "results" / "videos7" / "000002.png").unlink()  # incomplete output

@@ -83,6 +83,21 @@ def test_resume_skips_finished_sequences(shared_data, tmp_path):
     assert marker.stat().st_mtime_ns != stamp
 
 
+def test_rerun_with_other_settings_recomputes(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 5})
+    out = tmp_path / "run"
+    assert _eval("--data-root", str(root), "--out", str(out), "--size", "160x288").exit_code == 0
+    first = json.loads((out / "results.json").read_text())
+    # Same folder, another preset: nothing may be reused, and the figures are the new run's.
+    again = _eval("--data-root", str(root), "--out", str(out), "--size", "160x288",
+                  "--preset", "dino", "--topk", "1")
+    assert again.exit_code == 0, again.output
+    second = json.loads((out / "results.json").read_text())
+    assert second["skipped_finished"] == []
+    assert second["timing"]["frames_predicted"] == 5
+    assert second["global"]["J&F-Mean"] != first["global"]["J&F-Mean"]
+
+
 def test_embedded_synthetic_default_is_labelled(tmp_path):
     out = tmp_path / "run"
     result = _eval("--out", str(out), "--size", "160x288")
@@ -133,8 +148,8 @@ def test_corrupt_frame_keeps_finished_sequences(shared_data, tmp_path):
     line = _error_line(_eval("--data-root", str(root), "--out", str(out), "--size", "160x288"))
     assert "car-shadow/00002.jpg" in line
     assert len(list((out / "results" / "blackswan").glob("*.png"))) == 4  # finished work kept
-    assert (out / ".vprop-done" / "blackswan").exists()
-    assert not (out / ".vprop-done" / "car-shadow").exists()
+    assert (out / ".vprop-done" / "blackswan.json").exists()
+    assert not (out / ".vprop-done" / "car-shadow.json").exists()
 
 
 def test_unknown_checkpoint_format_is_one_line_error(tmp_path):
