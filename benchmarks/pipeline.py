@@ -25,6 +25,7 @@ from vprop.propagation import (
     stream_features,
     to_model_input,
 )
+from vprop.utils import resolve_device
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -49,16 +50,7 @@ class EngineSettings:
 
     def torch_device(self) -> torch.device:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            device = torch.device(self.device)
-        except RuntimeError:
-            message = f"unknown device {self.device!r}; use cpu, cuda, cuda:N or auto"
-            raise VpropError(message) from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise VpropError(f"device {self.device!r} requested but CUDA is not available")
-        return device
+        return resolve_device(self.device)
 
     def dtype(self, name: str | None) -> torch.dtype | None:
         """Map a dtype name to a torch dtype (``None`` stays ``None``)."""

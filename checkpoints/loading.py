@@ -35,6 +35,7 @@ from vprop.utils import sha256_file
 logger = logging.getLogger(__name__)
 
 DEFAULT_ARCH = "vit_small_patch16_224"
+RANDOM_INIT_SEED = 0  # seed of randomly initialised backbones (no --ckpt)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class LoadReport:
     stored_dtypes: list[str] = field(default_factory=list)
     pos_embed_grid: tuple[int, int] = (14, 14)
     meta: dict[str, Any] = field(default_factory=dict)
+    random_init_seed: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-friendly dict."""
@@ -233,9 +235,13 @@ def build_encoder(
     if ckpt is None:
         name = canonical_name(arch or DEFAULT_ARCH)
         spec = arch_spec(name)
-        model = create_vit(name, img_size=spec.img_size, dynamic_img_size=True)
+        # A fixed seed makes random-init baselines reproducible, without touching global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model = create_vit(name, img_size=spec.img_size, dynamic_img_size=True)
         grid = (spec.grid_size, spec.grid_size)
-        return model.float().eval(), LoadReport(arch=name, pos_embed_grid=grid)
+        report = LoadReport(arch=name, pos_embed_grid=grid, random_init_seed=RANDOM_INIT_SEED)
+        return model.float().eval(), report
 
     path = Path(ckpt)
     adapted = _load_adapted(path, ckpt_format, unsafe_load)

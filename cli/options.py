@@ -61,7 +61,7 @@ propagation_options = _compose(
                  help="Split/list file (JHMDB, VIP); default: the task's."),
     click.option("--overwrite", is_flag=True, help="Recompute finished sequences."),
     click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."),
-    click.option("--batch-size", type=int, default=4, show_default=True,
+    click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
                  help="Frames per backbone forward pass."),
     click.option("--feature-dtype", type=click.Choice(["float32", "float16", "bfloat16"]),
                  default="float32", show_default=True, help="Dtype of the stored features."),

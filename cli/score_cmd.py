@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 import click
 
 from vprop.errors import VpropError
+from vprop.utils import json_safe
 
 SUPPORTED_TASKS = ("davis",)
-
-
-def _json_safe(value: Any) -> Any:
-    """Replace NaN floats (degenerate sequences) by None so the JSON stays standard."""
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _default_out(results: Path) -> Path:
@@ -86,7 +76,7 @@ def command(
     json_path = out_dir / "scores.json"
     atomic_write_json(
         json_path,
-        _json_safe(
+        json_safe(
             {
                 "task": "davis",
                 "data_root": str(data_root),

@@ -19,7 +19,8 @@ def command() -> None:
 @click.option("--data", required=True, help="Images / videos to draw the views from.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), default=Path("recon.png"),
               show_default=True, help="PNG to write.")
-@click.option("--count", type=int, default=8, show_default=True, help="Columns (samples).")
+@click.option("--count", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Columns (samples).")
 @click.option("--epoch", type=int, default=0, show_default=True,
               help="Draw the crops/masks of this epoch (changes the samples).")
 @click.option("--mask-ratio", type=float, default=None,
@@ -29,13 +30,12 @@ def command() -> None:
 def recon(ckpt: Path, data: str, out_path: Path, count: int, epoch: int,
           mask_ratio: float | None, crop_strategy: str | None, device: str) -> None:
     """Rows: view 1, view 2, masked view 2, reconstruction; one column per sample."""
-    import torch
-
     from vprop.cropmae import checkpointing, factory
     from vprop.cropmae.config import TrainConfig, resolve
     from vprop.cropmae.data import collate_pairs
     from vprop.cropmae.recon_viz import panel_image, reconstruct, write_png
     from vprop.cropmae.sources import discover
+    from vprop.utils import resolve_device
 
     payload = checkpointing.load_checkpoint(ckpt)
     config = TrainConfig.from_json(payload.get("args", {}))
@@ -49,7 +49,7 @@ def recon(ckpt: Path, data: str, out_path: Path, count: int, epoch: int,
     config = resolve(config, source.format)
     model = factory.build_model(config)
     checkpointing.import_model_state(model, payload["model"])
-    model.to(torch.device(device))
+    model.to(resolve_device(device))
     dataset = factory.build_dataset(config, source)
     items = [dataset[(epoch, i)] for i in range(min(count, len(dataset)))]
     batch = collate_pairs(items)

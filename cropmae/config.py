@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vprop.cropmae.crops import CROP_STRATEGIES
 from vprop.errors import VpropError
 
 METHODS = ("cropmae", "siammae")
@@ -130,4 +131,13 @@ def resolve(config: TrainConfig, data_format: str | None = None) -> TrainConfig:
         low, high = getattr(out, name)
         if not 0 < low <= high:
             raise VpropError(f"--{name.replace('_', '-')} must be 0 < min <= max")
+    if out.decoder_heads < 1 or out.decoder_dim % out.decoder_heads:
+        raise VpropError(f"--decoder-dim {out.decoder_dim} must be a multiple of "
+                         f"--decoder-heads {out.decoder_heads}")
+    if out.workers is not None and out.workers < 0:
+        raise VpropError(f"--workers must be >= 0, got {out.workers}")
+    if out.recon_count < 1:
+        raise VpropError(f"--recon-count must be at least 1, got {out.recon_count}")
+    if out.crop_strategy not in CROP_STRATEGIES:
+        raise VpropError(f"unknown crop strategy {out.crop_strategy!r}; use {CROP_STRATEGIES}")
     return out

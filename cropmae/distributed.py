@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from vprop.errors import VpropError
+from vprop.utils import resolve_device
 
 
 @dataclass(frozen=True)
@@ -50,14 +50,10 @@ def setup(device: str = "auto", timeout_minutes: float = 30.0) -> DistEnv:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise VpropError("--device cuda requested but CUDA is not available")
+    torch_device = resolve_device(device, local_rank)
+    use_cuda = torch_device.type == "cuda"
     if use_cuda:
-        torch.cuda.set_device(local_rank)
-        torch_device = torch.device("cuda", local_rank)
-    else:
-        torch_device = torch.device("cpu")
+        torch.cuda.set_device(torch_device)
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(
             backend="nccl" if use_cuda else "gloo",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 import tempfile
@@ -40,9 +41,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def json_safe(value: Any) -> Any:
+    """Replace non-finite floats (NaN from degenerate sequences) by None, recursively."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def atomic_write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as indented JSON to ``path`` atomically."""
-    text = json.dumps(payload, indent=2, sort_keys=False, default=str)
+    """Write ``payload`` as standard JSON (NaN -> null) to ``path`` atomically."""
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=False, default=str,
+                      allow_nan=False)
     atomic_write_bytes(path, (text + "\n").encode())
 
 
@@ -55,3 +68,33 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             continue
     return versions
+
+
+def resolve_device(name: str, local_rank: int = 0):
+    """Turn a ``--device`` value into a usable ``torch.device``.
+
+    Args:
+        name: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        local_rank: GPU used for a bare ``cuda``/``auto`` (one process per GPU under torchrun).
+
+    Raises:
+        VpropError: Unknown device name, or CUDA requested but not available.
+    """
+    import torch
+
+    from vprop.errors import VpropError
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise VpropError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type not in ("cpu", "cuda"):
+        raise VpropError(f"unsupported device {name!r}; use cpu, cuda, cuda:N or auto")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise VpropError(f"device {name!r} requested but CUDA is not available")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+    return device

@@ -116,3 +116,18 @@ def test_bad_files(tmp_path):
         load_backbone("vit_test_patch16", broken)
     with pytest.raises(VpropError, match="known backbones"):
         load_backbone("vit_giant", None)
+
+
+def test_random_init_is_seeded_and_leaves_global_rng_alone():
+    from vprop.checkpoints import load_backbone
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(1)
+    torch.manual_seed(123)
+    first = load_backbone("vit_test_patch16")
+    after = torch.rand(1)
+    second = load_backbone("vit_test_patch16")
+    assert torch.equal(after, expected_next)  # global RNG stream not consumed
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert first.describe()["random_init_seed"] == 0

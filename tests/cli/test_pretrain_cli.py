@@ -109,3 +109,19 @@ def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data):
     ours = evaluate_encoder_on_davis(encoder, "vit_test_patch16", davis, tmp_path / "hook",
                                      torch.device("cpu"))
     assert results["global"]["J&F-Mean"] == pytest.approx(ours, abs=1e-12)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--decoder-heads", "7"], "must be a multiple of --decoder-heads 7"),
+    (["--workers", "-1"], "--workers must be >= 0"),
+    (["--recon-count", "0"], "--recon-count must be at least 1"),
+    (["--device", "foo"], "unknown device 'foo'"),
+])
+def test_bad_flags_are_one_line_errors(shared_data, tmp_path, flags, message):
+    args = ["pretrain", "--data", str(shared_data / "images-mini"), "--epochs", "1",
+            "--output-dir", str(tmp_path / "out"), *flags]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0]
