@@ -56,15 +56,21 @@ def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
     return float(result["global"]["J&F-Mean"])
 
 
+def check_davis_root(davis_root: str | Path) -> Path:
+    """Raise unless ``davis_root`` holds ``ImageSets/2017/val.txt``; return it as a Path."""
+    root = Path(davis_root)
+    if not (root / "ImageSets" / "2017" / "val.txt").is_file():
+        raise VpropError("not a DAVIS-2017 root (no ImageSets/2017/val.txt)", root)
+    return root
+
+
 def make_davis_hook(davis_root: str | Path, arch: str, device: torch.device,
                     out_dir: str | Path) -> DavisHook:
     """Check the DAVIS root now (fail before training starts) and return the hook.
 
     Each call evaluates into ``out_dir/davis-eval`` (replaced every time).
     """
-    root = Path(davis_root)
-    if not (root / "ImageSets" / "2017" / "val.txt").is_file():
-        raise VpropError("not a DAVIS-2017 root (no ImageSets/2017/val.txt)", root)
+    root = check_davis_root(davis_root)
     target = Path(out_dir) / "davis-eval"
 
     def hook(encoder_state: dict[str, torch.Tensor]) -> float:

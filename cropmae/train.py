@@ -136,11 +136,13 @@ class Trainer:
         if config.compile:
             self.engine = torch.compile(self.engine)
         self.davis_hook = None
-        if config.eval_davis and env.is_main:
-            from vprop.cropmae.davis_hook import make_davis_hook
+        if config.eval_davis:
+            from vprop.cropmae.davis_hook import check_davis_root, make_davis_hook
 
-            self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device,
-                                              self.out)
+            check_davis_root(config.eval_davis)  # on every rank: all fail together, none hang
+            if env.is_main:
+                self.davis_hook = make_davis_hook(config.eval_davis, config.arch, env.device,
+                                                  self.out)
         self.davis_history: list[dict[str, Any]] = []
         self.skipped_seen = 0  # seen by this rank
         self.skipped_total = 0  # summed over ranks at each log line
@@ -194,12 +196,21 @@ class Trainer:
         log.say(f"{config.method}: {len(self.dataset)} {config.derived['data_format']} items, "
                 f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs, global batch "
                 f"{self.global_batch}, lr {self.peak_lr:.3g}, {self.precision} on {env.device}")
+        try:
+            last_path, stopped = self._epochs(log)
+        finally:
+            log.close()
+        dist_utils.barrier(env)
+        return TrainResult(self.out, self.step, self.step // self.steps_per_epoch, last_path,
+                           stopped, self.davis_history)
+
+    def _epochs(self, log: RunLog) -> tuple[Path | None, bool]:
+        """The epoch loop; returns (last checkpoint written, stopped early)."""
+        config = self.config
         last_path: Path | None = None
         self.model.train()
         window = _Window()
-        stopped = False
-        start_epoch = self.step // self.steps_per_epoch
-        for epoch in range(start_epoch, config.epochs):
+        for epoch in range(self.step // self.steps_per_epoch, config.epochs):
             done = self.step - epoch * self.steps_per_epoch
             self.sampler.set_epoch(epoch, start=done * config.batch_size * config.accum_iter)
             batches = iter(self.loader)
@@ -208,23 +219,17 @@ class Trainer:
                 if self.step % config.log_every == 0 or self.step == self.total_steps:
                     self._log(log, window, epoch, lr)
                 stop = config.stop_after_steps is not None and self.step >= config.stop_after_steps
-                if stop or (config.save_every_steps and self.step % config.save_every_steps == 0):
+                periodic = config.save_every_steps and self.step % config.save_every_steps == 0
+                if stop or periodic:
                     last_path = self._save(epoch, numbered=False)
                 if stop:
-                    stopped = True
-                    break
-            if stopped:
-                break
+                    return last_path, True
             final = epoch + 1 == config.epochs
             if final or (epoch + 1) % config.save_every == 0:
                 last_path = self._save(epoch + 1, numbered=True)
-            if self.davis_hook is not None or config.eval_davis:
-                if final or (epoch + 1) % config.eval_every == 0:
-                    self._evaluate_davis(log, epoch + 1)
-        log.close()
-        dist_utils.barrier(env)
-        return TrainResult(self.out, self.step, self.step // self.steps_per_epoch, last_path,
-                           stopped, self.davis_history)
+            if config.eval_davis and (final or (epoch + 1) % config.eval_every == 0):
+                self._evaluate_davis(log, epoch + 1)
+        return last_path, False
 
     def _train_step(self, batches, window: _Window) -> float:
         config, env = self.config, self.env
