@@ -290,6 +290,9 @@ def write_png_folder(
     for sequence, frames in id_maps.items():
         palette = _palette_for(palette_root, sequence)
         for frame in frames:
+            for name in (sequence, frame):
+                if name in ("", ".", "..") or Path(name).name != name:
+                    raise VpropError(f"unsafe sequence/frame name {name!r} in the RLE data")
             write_indexed_png(out_dir / sequence / f"{frame}.png", frames[frame], palette)
             written += 1
     return written

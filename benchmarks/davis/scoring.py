@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from vprop.benchmarks.davis.dataset import read_imageset
 from vprop.benchmarks.davis.metrics import (
     db_statistics,
     f_measure,
@@ -109,14 +110,6 @@ def score_sequence(gt_masks: np.ndarray, pred_masks: np.ndarray) -> dict[int, di
             f"prediction holds object id {largest} but the ground truth has {n_objects} objects"
         )
     return _object_scores(gt_scored, pred_scored, n_objects)
-
-
-def read_sequence_list(davis_root: str | Path, imageset: str = "2017/val.txt") -> list[str]:
-    """Sequence names listed in ``<davis_root>/ImageSets/<imageset>``."""
-    path = Path(davis_root) / "ImageSets" / imageset
-    if not path.is_file():
-        raise VpropError("sequence list not found (expected a DAVIS root folder)", path)
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 def ground_truth_files(davis_root: str | Path, sequence: str) -> list[Path]:
@@ -277,7 +270,7 @@ def score_davis(
         VpropError: Missing or unreadable file, missing sequence, size mismatch, or a
             prediction with more objects than the ground truth; the message names the file.
     """
-    names = list(sequences) if sequences is not None else read_sequence_list(davis_root, imageset)
+    names = list(sequences) if sequences is not None else read_imageset(Path(davis_root), imageset)
     if not names:
         raise VpropError("no sequences to score")
     source = _open_predictions(results_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+import torch
 from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
@@ -37,7 +37,7 @@ from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_
 from vprop.benchmarks.vip.metrics import NUM_CLASSES, class_iou, confusion_matrix, mean_iou
 from vprop.benchmarks.vip.synthetic import make_vip_sample
 from vprop.errors import VpropError
-from vprop.propagation import Preset, decode_labels
+from vprop.propagation import Preset, decode_labels, resize_ids
 
 CLASSES = (
     "background", "hat", "hair", "sun-glasses", "upper-clothes", "dress", "coat", "socks",
@@ -88,13 +88,6 @@ def predict_video(
                           palette)
 
 
-def _nearest_resize(ids: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """PIL NEAREST resize of an id map to (height, width), like the reference scorer."""
-    if ids.shape == tuple(size):
-        return ids
-    return np.asarray(Image.fromarray(ids).resize((size[1], size[0]), Image.NEAREST))
-
-
 def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
     """Confusion matrix of one video over its annotated frames (first included).
 
@@ -107,7 +100,8 @@ def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
         gt, _ = read_indexed_png(label)
         check_class_ids(gt, label)
         pred_path = out_dir / PREDICTIONS_DIR / video.name / label.name
-        pred = _nearest_resize(read_indexed_png(pred_path)[0], gt.shape)
+        pred = read_indexed_png(pred_path)[0]
+        pred = resize_ids(torch.from_numpy(pred), gt.shape, exact=True).numpy()  # PIL-style
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
         confusion += confusion_matrix(gt, pred)

@@ -113,3 +113,12 @@ def test_not_json_or_wrong_layout_rejected(tmp_path: Path):
         read_rle_json(path)
     with pytest.raises(VpropError, match="annotations"):
         read_rle_json(_write(tmp_path, [1, 2]))
+
+
+@pytest.mark.parametrize("sequence, frame", [("../escape", "00000"), ("seq", "../../x")])
+def test_png_writer_refuses_names_that_escape_the_output_folder(tmp_path, sequence, frame):
+    from vprop.benchmarks.davis.rle import write_png_folder
+
+    with pytest.raises(VpropError, match="unsafe"):
+        write_png_folder({sequence: {frame: np.zeros((4, 4), np.uint8)}}, tmp_path / "out")
+    assert not any(tmp_path.rglob("*.png"))
