@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vprop.errors import VpropError
+from vprop.utils import atomic_write_bytes
 
 
 def _open(path: Path) -> Image.Image:
@@ -75,9 +77,9 @@ def write_indexed_png(path: str | Path, labels: np.ndarray, palette: list[int] |
     path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
     image.putpalette(palette if palette is not None else davis_palette())
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    tmp.replace(path)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def davis_palette() -> list[int]:

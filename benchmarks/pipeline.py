@@ -84,20 +84,24 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
     done = object()
     stop = threading.Event()
 
+    def put(entry: tuple) -> bool:
+        """Hand an entry to the consumer; False once the consumer has gone away."""
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def worker() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((item, None)):
                     return
-            buffer.put((done, None))
+            put((done, None))
         except BaseException as error:  # noqa: BLE001 - forwarded to the consumer
-            buffer.put((done, error))
+            put((done, error))
 
     thread = threading.Thread(target=worker, daemon=True)
     thread.start()

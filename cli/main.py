@@ -21,18 +21,28 @@ _COMMANDS = {
 }
 
 
-class _LazyGroup(click.Group):
-    """A group that imports each command's module only when that command is used."""
+class LazyGroup(click.Group):
+    """A group whose commands live in ``vprop.cli.<module>.command``, imported on use.
+
+    Subclasses set ``modules``: command name -> module name under ``vprop.cli``.
+    """
+
+    modules: dict[str, str] = {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(_COMMANDS)
+        """Names of the commands, without importing them."""
+        return sorted(self.modules)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module_name = _COMMANDS.get(cmd_name)
+        """Import the command's module and return its ``command``."""
+        module_name = self.modules.get(cmd_name)
         if module_name is None:
             return None
-        module = importlib.import_module(f"vprop.cli.{module_name}")
-        return module.command
+        return importlib.import_module(f"vprop.cli.{module_name}").command
+
+
+class _MainGroup(LazyGroup):
+    modules = _COMMANDS
 
     def invoke(self, ctx: click.Context):  # noqa: D102 - click API
         try:
@@ -42,7 +52,7 @@ class _LazyGroup(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=_LazyGroup)
+@click.group(cls=_MainGroup)
 @click.version_option(package_name="vprop")
 def main() -> None:
     """Vprop: evaluate ViT backbones by label propagation and pretrain CropMAE/SiamMAE."""
