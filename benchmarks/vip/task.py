@@ -101,7 +101,7 @@ def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
         check_class_ids(gt, label)
         pred_path = out_dir / PREDICTIONS_DIR / video.name / label.name
         pred = read_indexed_png(pred_path)[0]
-        pred = resize_ids(torch.from_numpy(pred), gt.shape, exact=True).numpy()  # PIL-style
+        pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, exact=True).numpy()  # PIL
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
         confusion += confusion_matrix(gt, pred)
