@@ -25,9 +25,7 @@ from vprop.benchmarks.davis.dataset import read_imageset
 from vprop.benchmarks.davis.metrics import (
     db_statistics,
     f_measure,
-    f_measure_batch,
     jaccard,
-    jaccard_batch,
 )
 from vprop.benchmarks.io import read_indexed_png
 from vprop.errors import VpropError
@@ -40,34 +38,34 @@ OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 IdMaps = Mapping[str, Mapping[str, np.ndarray]]
 
 
-def _object_scores(gt_scored: np.ndarray, pred_scored: np.ndarray, n_objects: int) -> dict:
-    """Score the already-trimmed frames of one sequence, object by object.
+def _score_frames(frame_pairs, n_objects: int, count: int) -> dict[int, dict[str, Any]]:
+    """Per-object J/F statistics from scored (ground truth, prediction) frame pairs.
 
     Args:
-        gt_scored: Ground-truth id maps (T, H, W), void already set to 0.
-        pred_scored: Predicted id maps (T, H, W), ids <= ``n_objects``.
+        frame_pairs: Iterable of (gt (H, W) with void already 0, pred (H, W)) id maps, consumed
+            one at a time so memory holds one frame.
         n_objects: Number of objects of the sequence.
+        count: Number of pairs.
 
     Returns:
-        {object_id: {"J-Mean", ..., "F-Decay", "J": [T floats], "F": [T floats]}}.
+        {object_id: {"J-Mean", ..., "F-Decay", "J": [count floats], "F": [count floats]}}.
     """
+    j_frames = np.zeros((n_objects, count))
+    f_frames = np.zeros((n_objects, count))
+    for index, (gt, pred) in enumerate(frame_pairs):
+        for object_id in range(1, n_objects + 1):
+            gt_mask, pred_mask = gt == object_id, pred == object_id
+            j_frames[object_id - 1, index] = jaccard(gt_mask, pred_mask)
+            f_frames[object_id - 1, index] = f_measure(gt_mask, pred_mask)
     scores = {}
     for object_id in range(1, n_objects + 1):
-        gt_mask = gt_scored == object_id  # (T, H, W)
-        pred_mask = pred_scored == object_id  # (T, H, W)
-        j_frames = jaccard_batch(gt_mask, pred_mask)  # (T,)
-        f_frames = f_measure_batch(gt_mask, pred_mask)  # (T,)
-        j_mean, j_recall, j_decay = db_statistics(j_frames)
-        f_mean, f_recall, f_decay = db_statistics(f_frames)
+        j_mean, j_recall, j_decay = db_statistics(j_frames[object_id - 1])
+        f_mean, f_recall, f_decay = db_statistics(f_frames[object_id - 1])
         scores[object_id] = {
-            "J-Mean": j_mean,
-            "J-Recall": j_recall,
-            "J-Decay": j_decay,
-            "F-Mean": f_mean,
-            "F-Recall": f_recall,
-            "F-Decay": f_decay,
-            "J": [float(v) for v in j_frames],
-            "F": [float(v) for v in f_frames],
+            "J-Mean": j_mean, "J-Recall": j_recall, "J-Decay": j_decay,
+            "F-Mean": f_mean, "F-Recall": f_recall, "F-Decay": f_decay,
+            "J": [float(v) for v in j_frames[object_id - 1]],
+            "F": [float(v) for v in f_frames[object_id - 1]],
         }
     return scores
 
@@ -109,7 +107,7 @@ def score_sequence(gt_masks: np.ndarray, pred_masks: np.ndarray) -> dict[int, di
         raise VpropError(
             f"prediction holds object id {largest} but the ground truth has {n_objects} objects"
         )
-    return _object_scores(gt_scored, pred_scored, n_objects)
+    return _score_frames(zip(gt_scored, pred_scored), n_objects, len(gt_scored))
 
 
 def ground_truth_files(davis_root: str | Path, sequence: str) -> list[Path]:
@@ -219,28 +217,16 @@ def _score_sequence_streamed(source, davis_root: str | Path, sequence: str) -> t
     n_objects, size = _count_objects(first), first.shape
     source.check_sequence(sequence)
     scored = files[1:-1]
-    j_frames = np.zeros((n_objects, len(scored)))
-    f_frames = np.zeros((n_objects, len(scored)))
-    for index, path in enumerate(scored):
-        gt = read_indexed_png(path)[0]
-        if gt.shape != size:
-            raise VpropError(f"annotation size {gt.shape} differs from {size}", path)
-        gt = np.where(gt == VOID_LABEL, 0, gt)
-        pred = _read_prediction(source, sequence, path.stem, size, n_objects)
-        for object_id in range(1, n_objects + 1):
-            gt_mask, pred_mask = gt == object_id, pred == object_id
-            j_frames[object_id - 1, index] = jaccard(gt_mask, pred_mask)
-            f_frames[object_id - 1, index] = f_measure(gt_mask, pred_mask)
-    scores = {}
-    for object_id in range(1, n_objects + 1):
-        j_mean, j_recall, j_decay = db_statistics(j_frames[object_id - 1])
-        f_mean, f_recall, f_decay = db_statistics(f_frames[object_id - 1])
-        scores[object_id] = {
-            "J-Mean": j_mean, "J-Recall": j_recall, "J-Decay": j_decay,
-            "F-Mean": f_mean, "F-Recall": f_recall, "F-Decay": f_decay,
-            "J": [float(v) for v in j_frames[object_id - 1]],
-            "F": [float(v) for v in f_frames[object_id - 1]],
-        }
+
+    def pairs():
+        for path in scored:
+            gt = read_indexed_png(path)[0]
+            if gt.shape != size:
+                raise VpropError(f"annotation size {gt.shape} differs from {size}", path)
+            pred = _read_prediction(source, sequence, path.stem, size, n_objects)
+            yield np.where(gt == VOID_LABEL, 0, gt), pred
+
+    scores = _score_frames(pairs(), n_objects, len(scored))
     return [path.stem for path in scored], scores
 
 
