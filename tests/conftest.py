@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -16,3 +17,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data samples not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run single-threaded: tiny models gain nothing from threads on a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def davis_train_only(shared_data: Path, tmp_path: Path) -> Path:
+    """A DAVIS root holding only the real 4-frame `train` sequence (fast to evaluate)."""
+    source = shared_data / "davis-mini" / "DAVIS"
+    root = tmp_path / "DAVIS-train-only"
+    for kind in ("JPEGImages", "Annotations"):
+        (root / kind / "480p").mkdir(parents=True)
+        (root / kind / "480p" / "train").symlink_to(source / kind / "480p" / "train")
+    (root / "ImageSets" / "2017").mkdir(parents=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("train\n")
+    return root

@@ -13,12 +13,7 @@ TINY = ["--arch", "vit_test_patch16", "--img-size", "32", "--workers", "0", "--n
         "--stop-after-steps", "1", "--batch-size", "2"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def frame_folder(root, frames=12):
@@ -80,16 +75,11 @@ def test_viz_recon_writes_the_four_row_panel(tmp_path, shared_data):
     assert Image.open(png).size == (5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
 
 
-def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data):
+def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data,
+                                                         davis_train_only):
     from vprop.cropmae.davis_hook import evaluate_encoder_on_davis
 
-    davis = tmp_path / "DAVIS"  # only the 4-frame `train` sequence, to stay fast
-    source = shared_data / "davis-mini" / "DAVIS"
-    for kind in ("JPEGImages", "Annotations"):
-        (davis / kind / "480p").mkdir(parents=True)
-        (davis / kind / "480p" / "train").symlink_to(source / kind / "480p" / "train")
-    (davis / "ImageSets" / "2017").mkdir(parents=True)
-    (davis / "ImageSets" / "2017" / "val.txt").write_text("train\n")
+    davis = davis_train_only  # only the 4-frame `train` sequence, to stay fast
     runner = CliRunner()
     out = tmp_path / "pre"
     trained = runner.invoke(main, ["pretrain", "--data", str(shared_data / "images-mini"),

@@ -1,15 +1,8 @@
-"""Pretraining tests run single-threaded: tiny models gain nothing from threads, and a busy
-2-core machine makes OpenMP spin-waiting very slow."""
-
-from __future__ import annotations
+"""Pretraining tests run single-threaded (see the `one_torch_thread` fixture)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _single_thread(one_torch_thread):
     yield
-    torch.set_num_threads(before)

@@ -126,21 +126,10 @@ def test_siammae_trains_on_the_real_mp4_clips(shared_data, tmp_path):
     assert meta["method"] == "siammae"
 
 
-def davis_train_only(shared_data, root):
-    """A DAVIS root holding only the 4-frame `train` sequence (fast to evaluate)."""
-    source = shared_data / "davis-mini" / "DAVIS"
-    for kind in ("JPEGImages", "Annotations"):
-        (root / kind / "480p").mkdir(parents=True)
-        (root / kind / "480p" / "train").symlink_to(source / kind / "480p" / "train")
-    (root / "ImageSets" / "2017").mkdir(parents=True)
-    (root / "ImageSets" / "2017" / "val.txt").write_text("train\n")
-    return root
-
-
-def test_eval_davis_records_jf_of_the_current_encoder(shared_data, tmp_path):
+def test_eval_davis_records_jf_of_the_current_encoder(shared_data, tmp_path, davis_train_only):
     from vprop.cropmae.davis_hook import evaluate_encoder_on_davis
 
-    davis = davis_train_only(shared_data, tmp_path / "DAVIS")
+    davis = davis_train_only
     out = tmp_path / "run"
     config = TrainConfig(data=str(shared_data / "images-mini"), output_dir=str(out),
                          mask_ratio=0.75, epochs=2, batch_size=50, lr=1e-2, warmup_epochs=0,
