@@ -57,6 +57,8 @@ def stream_features(
     Yields:
         (D, h, w) feature maps in frame order.
     """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device)
     batch: list[torch.Tensor] = []
 

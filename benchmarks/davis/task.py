@@ -55,25 +55,36 @@ def input_size(
     return (480, 880) if width >= height else (880, 480)
 
 
-def label_values(first: np.ndarray) -> np.ndarray:
-    """Sorted label values of frame 0, void (255) counted as background."""
-    values = np.unique(np.where(first == VOID, 0, first))
+def label_values(ids: np.ndarray) -> np.ndarray:
+    """Sorted label values of frame 0 (void already mapped to 0), background always first."""
+    values = np.unique(ids)
     return values if values[0] == 0 else np.concatenate([[0], values])
 
 
 def predict_sequence(
-    extractor: torch.nn.Module, sequence: DavisSequence, request: EvalRequest, out_dir: Path
+    extractor: torch.nn.Module,
+    sequence: DavisSequence,
+    request: EvalRequest,
+    size: tuple[int, int],
+    out_dir: Path,
 ) -> int:
     """Propagate frame 0's objects through one sequence and write indexed PNGs.
+
+    Args:
+        extractor: Feature extractor with ``patch_size``.
+        sequence: The sequence to predict.
+        request: Resolved evaluation request (preset, engine settings).
+        size: Backbone input (height, width) for this sequence.
+        out_dir: Folder receiving ``<frame>.png``.
 
     Returns:
         Number of frames written.
     """
     first, palette = read_indexed_png(sequence.first_annotation)
-    values = label_values(first)  # channel c <-> object id values[c]
-    channels = torch.from_numpy(np.searchsorted(values, np.where(first == VOID, 0, first)))
+    ids = np.where(first == VOID, 0, first)  # void counts as background
+    values = label_values(ids)  # channel c <-> object id values[c]
+    channels = torch.from_numpy(np.searchsorted(values, ids))
     preset = request.preset
-    size = input_size(preset, sequence.size, extractor.patch_size, request.size)
     soft_maps = propagate_video(
         extractor,
         read_frames(sequence.frames, sequence.size),
@@ -125,7 +136,8 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
             skipped.append(sequence.name)
             continue
         marker.unlink(missing_ok=True)
-        frames += predict_sequence(extractor, sequence, request, results_dir / sequence.name)
+        frames += predict_sequence(extractor, sequence, request, size,
+                                   results_dir / sequence.name)
         mark_finished(marker, signature, outputs)
     elapsed = time.perf_counter() - start
     names = [sequence.name for sequence in sequences]
