@@ -28,6 +28,7 @@ from vprop.propagation import (
 from vprop.utils import resolve_device
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+AFFINITY_MODES = ("exact", "screened")
 
 
 @dataclass
@@ -39,6 +40,9 @@ class EngineSettings:
         batch_size: Frames per backbone forward pass.
         feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
         autocast: Backbone autocast dtype name or ``None`` for full precision.
+        affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
+            candidates on bfloat16 copies and re-scores the best 3 x top-k in float32
+            (see :mod:`vprop.propagation.affinity`).
         progress: Show per-frame progress bars.
     """
 
@@ -46,7 +50,19 @@ class EngineSettings:
     batch_size: int = 4
     feature_dtype: str = "float32"
     autocast: str | None = None
+    affinity: str = "exact"
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.affinity not in AFFINITY_MODES:
+            raise VpropError(
+                f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
+            )
+
+    def signature(self) -> dict[str, str | None]:
+        """The settings that can change predictions (for resume signatures)."""
+        return {"feature_dtype": self.feature_dtype, "autocast": self.autocast,
+                "affinity": self.affinity}
 
     def torch_device(self) -> torch.device:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
@@ -149,7 +165,8 @@ def propagate_grid_labels(
         dtype=settings.dtype(settings.feature_dtype),
         autocast_dtype=settings.dtype(settings.autocast),
     )
-    yield from LabelPropagator(preset).run(features, first_labels.to(device))
+    propagator = LabelPropagator(preset, screen=settings.affinity == "screened")
+    yield from propagator.run(features, first_labels.to(device))
 
 
 def propagate_video(

@@ -27,15 +27,18 @@ from vprop.benchmarks.speed import measure_in_subprocess
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None)
 @click.option("--feature-dtype", default="float32", show_default=True)
+@click.option("--affinity", type=click.Choice(["exact", "screened"]), default="exact",
+              show_default=True)
 @click.option("--skip-memory", is_flag=True, help="Only the throughput run.")
 @click.option("--skip-throughput", is_flag=True, help="Only the memory runs.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the JSON here.")
 def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory_arch: str,
             long_frames: int, short_frames: int, device: str, batch_size: int, amp: str | None,
-            feature_dtype: str, skip_memory: bool, skip_throughput: bool, out: Path | None) -> None:
+            feature_dtype: str, affinity: str, skip_memory: bool, skip_throughput: bool,
+            out: Path | None) -> None:
     """Measure `vprop eval` at the cropmae preset (each run in a fresh process)."""
     common = {"device": device, "batch_size": batch_size, "amp": amp,
-              "feature_dtype": feature_dtype}
+              "feature_dtype": feature_dtype, "affinity": affinity}
     report = {}
     if not skip_throughput:
         report["throughput"] = measure_in_subprocess(

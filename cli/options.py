@@ -67,6 +67,10 @@ propagation_options = _compose(
                  default="float32", show_default=True, help="Dtype of the stored features."),
     click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None,
                  help="Run the backbone under autocast with this dtype."),
+    click.option("--affinity", type=click.Choice(["exact", "screened"]), default="exact",
+                 show_default=True,
+                 help="exact: score every candidate in float32. screened: rank candidates on "
+                      "bfloat16 copies, re-score the best 3 x top-k in float32 (faster).",),
     click.option("--no-progress", is_flag=True, help="Hide progress bars."),
 )
 
@@ -100,7 +104,7 @@ def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> Eva
         settings=EngineSettings(
             device=options["device"], batch_size=options["batch_size"],
             feature_dtype=options["feature_dtype"], autocast=options["amp"],
-            progress=not options["no_progress"],
+            affinity=options["affinity"], progress=not options["no_progress"],
         ),
         synthetic=synthetic,
     )
@@ -147,6 +151,7 @@ def run_evaluation(
             "batch_size": request.settings.batch_size,
             "feature_dtype": request.settings.feature_dtype,
             "amp": request.settings.autocast,
+            "affinity": request.settings.affinity,
         },
         "backbone": extractor.describe(),
         "versions": package_versions(),

@@ -13,85 +13,169 @@ over the expanded k values weights each distinct candidate by its count.
 
 Restricted slots are only scored on ``band``, the context cells that can lie within the radius
 of some query of the chunk (the propagator orders cells column-major and chunks queries by
-column band, so ``band`` is a contiguous range that skips far columns). The joint top-k is the
-top-k of the per-slot top-k lists, so no (queries x all candidates) matrix is ever built.
+column band, so ``band`` is a contiguous range that skips far columns). All candidates of a
+chunk are scored into one (n, L) matrix, one matrix product per slot, and a single joint top-k
+picks the winners (:func:`band_candidates`); the labels of all chunks' winners are then mixed
+in one pass (:func:`transfer_labels`).
+
+Screening (optional): the candidates can be scored with low-precision copies of the features
+(:func:`screen_features`, bfloat16 with a -1 offset column so that the product's rounding is
+relative to ``cos - 1``, near zero for good matches). The best ``candidates`` of that screen are
+re-scored exactly in float32 and the top-k is taken among them, so the weights and labels are
+always float32; only which candidates enter the re-scoring is decided in low precision.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+SCREEN_DTYPE = torch.bfloat16
 
 
-def _merge_topk(
-    values: torch.Tensor, cells: torch.Tensor, slots: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Joint top-k of per-slot top-k lists: (n, L) each -> (n, k) values, cells, slots."""
-    best, where = values.topk(min(k, values.shape[1]), dim=1)  # (n, k)
-    return best, cells.gather(1, where), slots.gather(1, where)
+def screen_features(features: torch.Tensor, offset: float) -> torch.Tensor:
+    """Low-precision screening copy of (..., D) features with an offset column appended.
+
+    Args:
+        features: (..., D) float32 features.
+        offset: Value of the appended column: ``1`` for queries, ``-1`` for keys, so that the
+            screened product is ``q . k - 1`` accumulated before the single rounding.
+
+    Returns:
+        (..., D + 1) bfloat16 tensor.
+    """
+    column = torch.full((*features.shape[:-1], 1), offset, dtype=features.dtype,
+                        device=features.device)
+    return torch.cat([features, column], dim=-1).to(SCREEN_DTYPE)
 
 
-def topk_label_transfer(
+def band_bias(inradius: torch.Tensor, band: slice, dtype: torch.dtype) -> torch.Tensor:
+    """(n, B) additive mask of a query chunk on its context band: 0 inside, -inf outside."""
+    inside = inradius[:, band]
+    bias = torch.zeros(inside.shape, dtype=dtype, device=inradius.device)
+    return bias.masked_fill_(~inside, float("-inf"))
+
+
+def _score_candidates(
+    query: torch.Tensor, keys: torch.Tensor, first_free: int, band: slice, bias: torch.Tensor
+) -> tuple[torch.Tensor, int]:
+    """Score every candidate of a query chunk into one (n, L) matrix.
+
+    Columns ``[0, M)`` hold frame 0 on all cells when ``first_free`` (else none); then each
+    restricted slot follows on the band, with ``bias`` added (-inf outside the radius).
+
+    Returns:
+        The (n, L) scores and the number of leading frame-0 columns.
+    """
+    num_slots, cells, _ = keys.shape
+    first_slot = 1 if first_free > 0 else 0
+    free_width = cells if first_free > 0 else 0
+    band_width = band.stop - band.start
+    restricted = num_slots - first_slot
+    scores = torch.empty(query.shape[0], free_width + restricted * band_width,
+                         dtype=query.dtype, device=query.device)  # (n, L)
+    if first_free > 0:
+        torch.mm(query, keys[0].T, out=scores[:, :cells])
+    for index in range(restricted):
+        start = free_width + index * band_width
+        torch.mm(query, keys[first_slot + index, band].T,
+                 out=scores[:, start:start + band_width])
+    if restricted:
+        scores[:, free_width:].view(-1, restricted, band_width).add_(bias[:, None, :])
+    return scores, free_width
+
+
+def band_candidates(
+    query: torch.Tensor,
+    keys: torch.Tensor,
+    first_free: int,
+    band: slice,
+    bias: torch.Tensor,
+    count: int,
+    rescore: tuple[torch.Tensor, torch.Tensor, int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``count`` best-scoring distinct candidates of a chunk of query cells.
+
+    Args:
+        query: (n, D) query features in the scoring dtype (float32, or screening copies).
+        keys: (E, M, D) context features in the same dtype, slot 0 = frame 0.
+        first_free: Copies of frame 0 that ignore the radius; when > 0 frame 0 is scored on
+            every cell, otherwise it is one more restricted slot.
+        band: Contiguous context cells that can be in the neighbourhood of a query of the chunk.
+        bias: (n, B) additive mask of the band (see :func:`band_bias`), in the scoring dtype.
+        count: Candidates kept per query.
+        rescore: Screening only: ``(query, keys, k)`` float32 features; the ``count``
+            screened candidates are re-scored exactly with them and the best ``k`` returned.
+
+    Returns:
+        (n, count) or (n, k) affinities, sorted descending (-inf: outside the radius), and the
+        candidate ids ``slot * M + cell``.
+    """
+    cells, band_width = keys.shape[1], band.stop - band.start
+    scores, free_width = _score_candidates(query, keys, first_free, band, bias)
+    scored = scores.shape[1]
+    if scored < count:  # tiny grids: pad with impossible (-inf) candidates
+        scores = F.pad(scores, (0, count - scored), value=float("-inf"))
+    values, flat = scores.topk(count, dim=1)  # (n, count)
+    flat = flat.clamp(max=scored - 1)  # padding -> any real candidate; its -inf value stays
+    restricted_pos = (flat - free_width).clamp(min=0)
+    first_slot = 1 if first_free > 0 else 0
+    restricted_id = ((first_slot + restricted_pos // band_width) * cells
+                     + band.start + restricted_pos % band_width)
+    candidate = torch.where(flat < free_width, flat, restricted_id)
+    if rescore is None:
+        return values, candidate
+    exact_query, exact_keys, keep = rescore  # exact float32 affinities, re-ranked
+    # F.embedding is a far faster row gather than index_select/indexing on CPU.
+    picked = F.embedding(candidate, exact_keys.flatten(0, 1))  # (n, count, D)
+    exact = (picked.float() * exact_query.float().unsqueeze(1)).sum(-1)  # (n, count)
+    exact.masked_fill_(values.isneginf(), float("-inf"))  # outside the radius / padding
+    values, order = exact.topk(min(keep, count), dim=1)  # (n, k) sorted
+    return values, candidate.gather(1, order)
+
+
+def transfer_labels(
     query: torch.Tensor,
     keys: torch.Tensor,
     labels: torch.Tensor,
+    values: torch.Tensor,
+    candidate: torch.Tensor,
     first_free: int,
     first_restricted: int,
     inradius: torch.Tensor,
-    band: slice,
     topk: int,
     temperature: float,
 ) -> torch.Tensor:
-    """Predict soft labels of query cells from their top-k most similar context cells.
+    """Soft labels of query cells from their best candidates, counting frame-0 copies.
 
     Args:
         query: (n, D) L2-normalised features of the query cells.
         keys: (E, M, D) L2-normalised features of the E distinct context frames, slot 0 = frame 0.
         labels: (E, M, C) soft labels of the context cells.
+        values: (n, K) exact affinities from :func:`band_candidates`, sorted descending.
+        candidate: (n, K) candidate ids ``slot * M + cell``.
         first_free: Copies of frame 0 that ignore the radius (long-term memory).
         first_restricted: Copies of frame 0 restricted by the radius (queue padding).
         inradius: (n, M) bool, whether context cell j lies in the neighbourhood of query i.
-        band: Context cells that can be in the neighbourhood of any query (superset).
         topk: Number of (expanded) candidates kept per query.
         temperature: Softmax temperature on the cosine affinities.
 
     Returns:
         (n, C) soft labels, each row a convex combination of context labels.
     """
-    num_slots, cells, _ = keys.shape
-    outside = ~inradius[:, band]  # (n, B)
-    band_cells = torch.arange(cells, device=query.device)[band]  # (B,)
-    k_band = min(topk, band_cells.numel())
-    parts_values, parts_cells, parts_slots = [], [], []
-    first_slot = 0
-    if first_free > 0:  # frame 0 scored on every cell: all of them are candidates
-        affinity = (query @ keys[0].T).float()  # (n, M)
-        values, index = affinity.topk(min(topk, cells), dim=1)
-        parts_values.append(values)
-        parts_cells.append(index)
-        parts_slots.append(torch.zeros_like(index))
-        first_slot = 1
-    if first_slot < num_slots:  # restricted slots: only the band, outside the radius -> -inf
-        band_keys = keys[first_slot:, band]  # (E', B, D) view, no copy
-        affinity = torch.matmul(query, band_keys.transpose(1, 2)).float()  # (E', n, B)
-        affinity.masked_fill_(outside, float("-inf"))
-        values, index = affinity.topk(k_band, dim=2)  # (E', n, k)
-        slots = torch.arange(first_slot, num_slots, device=query.device)
-        parts_values.append(values.permute(1, 0, 2).flatten(1))  # (n, E'*k)
-        parts_cells.append(band_cells[index].permute(1, 0, 2).flatten(1))
-        parts_slots.append(slots[:, None, None].expand_as(index).permute(1, 0, 2).flatten(1))
-    values, cell_of, slot_of = _merge_topk(
-        torch.cat(parts_values, 1), torch.cat(parts_cells, 1), torch.cat(parts_slots, 1), topk
-    )  # (n, k) each, values sorted descending
-
-    free = torch.zeros(num_slots, dtype=torch.long, device=query.device)
-    restricted = torch.ones(num_slots, dtype=torch.long, device=query.device)
+    cells = keys.shape[1]
+    slot_of, cell_of = candidate // cells, candidate % cells
+    free = torch.zeros(keys.shape[0], dtype=torch.long, device=query.device)
+    restricted = torch.ones(keys.shape[0], dtype=torch.long, device=query.device)
     free[0], restricted[0] = first_free, first_restricted
-    multiplicity = free[slot_of] + restricted[slot_of] * inradius.gather(1, cell_of)  # (n, k)
+    multiplicity = free[slot_of] + restricted[slot_of] * inradius.gather(1, cell_of)  # (n, K)
+    values = values.float()
+
     taken_before = multiplicity.cumsum(dim=1) - multiplicity
     count = (topk - taken_before).clamp(min=0).minimum(multiplicity)  # (n, k) copies kept
     logits = (values - values[:, :1]) / temperature  # (n, k); max-shift for stability
     weights = count * logits.exp()
     weights = weights / weights.sum(dim=1, keepdim=True)  # (n, k)
 
-    picked = labels[slot_of, cell_of]  # (n, k, C)
+    picked = F.embedding(candidate, labels.flatten(0, 1))  # (n, k, C)
     return (weights.unsqueeze(-1) * picked).sum(dim=1)  # (n, C)

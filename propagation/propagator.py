@@ -17,7 +17,12 @@ from collections.abc import Iterable, Iterator
 import torch
 
 from vprop.errors import VpropError
-from vprop.propagation.affinity import topk_label_transfer
+from vprop.propagation.affinity import (
+    band_bias,
+    band_candidates,
+    screen_features,
+    transfer_labels,
+)
 from vprop.propagation.neighbourhood import neighbourhood_mask
 from vprop.propagation.presets import Preset
 
@@ -28,11 +33,21 @@ class LabelPropagator:
     Args:
         preset: Propagation parameters.
         band_columns: Feature-grid columns of query cells scored at once.
+        screen: Rank candidates on bfloat16 copies of the features and re-score the best
+            ``screen_factor * topk`` of them exactly (see :mod:`vprop.propagation.affinity`);
+            ``False`` scores every candidate in float32.
+        screen_factor: Candidates re-scored per query, as a multiple of ``topk``.
     """
 
-    def __init__(self, preset: Preset, band_columns: int = 4) -> None:
+    def __init__(
+        self, preset: Preset, band_columns: int = 8, screen: bool = False, screen_factor: int = 3
+    ) -> None:
+        if screen_factor < 1:
+            raise VpropError(f"screen_factor must be >= 1, got {screen_factor}")
         self.preset = preset
         self.band_columns = max(1, band_columns)
+        self.screen = screen
+        self.candidates = screen_factor * preset.topk
 
     def _reach(self, width: int) -> int:
         """Largest column offset a restricted context cell can have from its query."""
@@ -83,9 +98,17 @@ class LabelPropagator:
         labels = torch.zeros(slots, cells, classes, dtype=torch.float32, device=device)
         keys[0] = _column_major(first)
         labels[0] = _column_major(first_labels.to(device, torch.float32))
+        screen_keys = None
+        if self.screen:  # (S, M, D + 1) bfloat16 ranking copies
+            screen_keys = screen_features(keys.new_zeros(slots, cells, dim).float(), -1.0)
+            screen_keys[0] = screen_features(keys[0].float(), -1.0)
         # Column-major cells: the mask of the transposed grid (both shapes are symmetric).
         inradius = neighbourhood_mask(width, height, preset.radius, preset.shape, device)
-        bands = self._bands(height, width)
+        score_dtype = screen_keys.dtype if self.screen else keys.dtype
+        bands = [
+            (queries, band, band_bias(inradius[queries], band, score_dtype))
+            for queries, band in self._bands(height, width)
+        ]
 
         first_copies = preset.context if preset.pad_start else 0  # frame-0 copies in the queue
         filled = 0  # prediction slots in use
@@ -102,21 +125,23 @@ class LabelPropagator:
             first_free = 0 if preset.restrict_first else 1
             first_restricted = first_copies + (1 if preset.restrict_first else 0)
             query = _column_major(feature)  # (M, D)
-            prediction = torch.cat(
-                [
-                    topk_label_transfer(
-                        query[queries],
-                        keys[:active],
-                        labels[:active],
-                        first_free,
-                        first_restricted,
-                        inradius[queries],
-                        band,
-                        preset.topk,
-                        preset.temperature,
-                    )
-                    for queries, band in bands
-                ]
+            scored_query, scored_keys = query, keys[:active]
+            if screen_keys is not None:
+                scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
+                scored_keys = screen_keys[:active]
+            kept = max(self.candidates, preset.topk) if self.screen else preset.topk
+            chunks = [
+                band_candidates(
+                    scored_query[queries], scored_keys, first_free, band, bias, kept,
+                    rescore=(query[queries], keys[:active], preset.topk) if self.screen else None,
+                )
+                for queries, band, bias in bands
+            ]  # column-major chunks cover the cells in order
+            prediction = transfer_labels(
+                query, keys[:active], labels[:active],
+                torch.cat([values for values, _ in chunks]),
+                torch.cat([candidate for _, candidate in chunks]),
+                first_free, first_restricted, inradius, preset.topk, preset.temperature,
             )  # (M, C), column-major
             yield prediction.T.reshape(classes, width, height).transpose(1, 2)
 
@@ -129,6 +154,8 @@ class LabelPropagator:
                 filled += 1
             keys[write] = query
             labels[write] = prediction
+            if screen_keys is not None:
+                screen_keys[write, :, :-1] = scored_query[:, :-1]  # keep the -1 column
             write = write + 1 if write < preset.context else 1
 
 

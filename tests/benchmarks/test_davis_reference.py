@@ -2,7 +2,8 @@
 
 ``reference-propagation/`` holds a fixed random ViT-S/16 and the masks the reference code
 produced with it at its DAVIS settings, with the official evaluator's scores. vprop's cropmae
-preset must reproduce them (>= 99% identical pixels on average, J&F within 0.005).
+preset must reproduce them (>= 99% identical pixels on average, J&F within 0.005), with exact
+and with screened affinities.
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from vprop.benchmarks.io import read_indexed_png
 from vprop.cli.main import main
 
 
-def test_cropmae_preset_reproduces_reference_masks(shared_data, tmp_path):
+@pytest.mark.parametrize("affinity", ["exact", "screened"])
+def test_cropmae_preset_reproduces_reference_masks(shared_data, tmp_path, affinity):
     reference = shared_data / "reference-propagation"
     out = tmp_path / "run"
     result = CliRunner().invoke(main, [
         "eval", "--task", "davis", "--preset", "cropmae",
         "--data-root", str(shared_data / "davis-mini" / "DAVIS"), "--sequences", "blackswan",
         "--ckpt", str(reference / "vits16-random-fp16.pth"), "--arch", "vit_small_patch16_224",
-        "--out", str(out), "--no-progress", "--device", "cpu",
+        "--out", str(out), "--no-progress", "--device", "cpu", "--affinity", affinity,
     ])
     assert result.exit_code == 0, result.output
 

@@ -98,6 +98,19 @@ def test_rerun_with_other_settings_recomputes(shared_data, tmp_path):
     assert second["global"]["J&F-Mean"] != first["global"]["J&F-Mean"]
 
 
+def test_affinity_mode_is_recorded_and_never_mixed_on_resume(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 5})
+    out = tmp_path / "run"
+    assert _eval("--data-root", str(root), "--out", str(out), "--size", "160x288").exit_code == 0
+    screened = _eval("--data-root", str(root), "--out", str(out), "--size", "160x288",
+                     "--affinity", "screened")
+    assert screened.exit_code == 0, screened.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["config"]["affinity"] == "screened"
+    assert payload["skipped_finished"] == []  # the exact run's masks are not reused
+    assert payload["timing"]["frames_predicted"] == 5
+
+
 def test_embedded_synthetic_default_is_labelled(tmp_path):
     out = tmp_path / "run"
     result = _eval("--out", str(out), "--size", "160x288")

@@ -6,76 +6,33 @@ import torch
 import torch.nn.functional as F
 
 from vprop.propagation import LabelPropagator, get_preset
-from vprop.propagation.neighbourhood import neighbourhood_mask
-
-
-def _features(frames: int, dim: int, height: int, width: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return F.normalize(torch.randn(frames, dim, height, width, generator=generator), dim=1)
-
-
-def _hard_labels(classes: int, height: int, width: int, seed: int = 1) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, classes, (height, width), generator=generator)
-    return F.one_hot(ids, classes).permute(2, 0, 1).float()
-
-
-def brute_force(features, first, preset):
-    """PROTOCOLS.md section 1 literally: expanded copies, additive -inf mask, joint top-k."""
-    frames, dim, height, width = features.shape
-    cells = height * width
-    feats = features.reshape(frames, dim, cells).transpose(1, 2)  # (T, M, D)
-    preds = [first.reshape(first.shape[0], cells).T]  # (M, C)
-    inside = neighbourhood_mask(height, width, preset.radius, preset.shape)
-    penalty = torch.where(inside, 0.0, float("-inf"))  # (M, M)
-    if preset.pad_start:  # padded sequence: `context` copies of frame 0 before the video
-        bank = [0] * preset.context + list(range(frames))
-    for t in range(1, frames):
-        if preset.pad_start:
-            position = t + preset.context
-            queue = bank[position - preset.context : position]
-        else:
-            queue = list(range(max(1, t - preset.context), t))
-        keys = [feats[0]] + [feats[j] for j in queue]
-        labels = [preds[0]] + [preds[j] for j in queue]
-        scores = []
-        for index, key in enumerate(keys):
-            affinity = feats[t] @ key.T  # (M, M)
-            restricted = index > 0 or preset.restrict_first
-            scores.append(affinity + penalty if restricted else affinity)
-        scores = torch.cat(scores, dim=1) / preset.temperature  # (M, K*M)
-        values, index = scores.topk(preset.topk, dim=1)
-        weights = values.softmax(dim=1)
-        stacked = torch.cat(labels, dim=0)  # (K*M, C)
-        preds.append((weights.unsqueeze(-1) * stacked[index]).sum(dim=1))
-    return [p.T.reshape(-1, height, width) for p in preds]
 
 
 def _run(preset, features, first):
     return list(LabelPropagator(preset, band_columns=2).run(iter(features), first))
 
 
-def test_matches_brute_force_reference_cropmae_style():
+def test_matches_brute_force_reference_cropmae_style(make_features, make_labels, brute_force):
     preset = get_preset("cropmae").override(context=4, radius=3, topk=6)
-    features = _features(12, 8, 6, 7)
-    first = _hard_labels(3, 6, 7)
+    features = make_features(12, 8, 6, 7)
+    first = make_labels(3, 6, 7)
     ours, reference = _run(preset, features, first), brute_force(features, first, preset)
     assert len(ours) == 12
     for mine, theirs in zip(ours, reference):
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
 
 
-def test_matches_brute_force_reference_dino_style():
+def test_matches_brute_force_reference_dino_style(make_features, make_labels, brute_force):
     preset = get_preset("dino").override(context=3, radius=2, topk=5)
-    features = _features(10, 8, 5, 6, seed=3)
-    first = _hard_labels(4, 5, 6, seed=4)
+    features = make_features(10, 8, 5, 6, seed=3)
+    first = make_labels(4, 5, 6, seed=4)
     for mine, theirs in zip(_run(preset, features, first), brute_force(features, first, preset)):
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=1e-5)
 
 
-def test_identical_frames_reproduce_the_first_mask():
-    features = _features(1, 16, 5, 5).repeat(8, 1, 1, 1)
-    first = _hard_labels(3, 5, 5)
+def test_identical_frames_reproduce_the_first_mask(make_features, make_labels):
+    features = make_features(1, 16, 5, 5).repeat(8, 1, 1, 1)
+    first = make_labels(3, 5, 5)
     # cropmae: every top-k candidate is a copy of the query's own cell -> exact copy.
     for soft in _run(get_preset("cropmae"), features, first)[1:]:
         torch.testing.assert_close(soft, first)
@@ -84,10 +41,10 @@ def test_identical_frames_reproduce_the_first_mask():
         assert torch.equal(soft.argmax(0), first.argmax(0))
 
 
-def test_top1_copies_the_nearest_patch_label():
+def test_top1_copies_the_nearest_patch_label(make_features):
     # Frame 1's cell i is frame 0's cell perm[i] (plus tiny noise): top-1 copies that label.
     height, width, classes = 4, 5, 20
-    base = _features(1, 32, height, width)[0].reshape(32, -1)
+    base = make_features(1, 32, height, width)[0].reshape(32, -1)
     perm = torch.randperm(height * width, generator=torch.Generator().manual_seed(5))
     moved = F.normalize(base[:, perm] + 1e-3 * torch.randn(32, height * width), dim=0)
     features = torch.stack([base, moved]).reshape(2, 32, height, width)
@@ -120,15 +77,15 @@ def test_radius_excludes_far_patches():
     assert torch.equal(wide[2][:, 0, 0], torch.tensor([1.0, 0.0]))
 
 
-def test_stream_is_consumed_lazily_with_bounded_state():
+def test_stream_is_consumed_lazily_with_bounded_state(make_features, make_labels):
     pulled = []
 
     def frames():
         for index in range(1000):
             pulled.append(index)
-            yield _features(1, 8, 3, 3, seed=index)[0]
+            yield make_features(1, 8, 3, 3, seed=index)[0]
 
-    first = _hard_labels(2, 3, 3)
+    first = make_labels(2, 3, 3)
     outputs = LabelPropagator(get_preset("cropmae").override(context=3)).run(frames(), first)
     for step, _ in zip(range(50), outputs):
         assert len(pulled) == step + 1  # never reads ahead of the frame it predicts
