@@ -73,9 +73,12 @@ DONE_DIR = ".vprop-done"
 
 
 def run_signature(
-    extractor: Any, preset: Preset, input_size: tuple[int, int], **extra: Any
+    extractor: Any, preset: Preset, input_size: tuple[int, int], settings: EngineSettings,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """What determines a sequence's outputs: preset, input size, backbone (and task extras).
+    """What determines a sequence's outputs: preset, input size, backbone, engine and extras.
+
+    The engine part is the settings that change predictions (dtypes, affinity mode).
 
     A finished sequence is reused by a later run only when its signature is equal, so a run
     into an existing folder with another checkpoint, preset or size recomputes everything.
@@ -86,6 +89,7 @@ def run_signature(
         "input_size": list(input_size),
         "patch_size": int(extractor.patch_size),
         "backbone": describe() if callable(describe) else None,
+        "engine": settings.signature(),
         **extra,
     }
     return json.loads(json.dumps(signature, default=str))  # JSON-normalised, comparable

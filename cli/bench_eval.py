@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vprop.benchmarks.davis.synthetic import make_long_sample
+from vprop.benchmarks.pipeline import AFFINITY_MODES
 from vprop.benchmarks.speed import measure_in_subprocess
 
 
@@ -27,7 +28,7 @@ from vprop.benchmarks.speed import measure_in_subprocess
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None)
 @click.option("--feature-dtype", default="float32", show_default=True)
-@click.option("--affinity", type=click.Choice(["exact", "screened"]), default="exact",
+@click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
               show_default=True)
 @click.option("--skip-memory", is_flag=True, help="Only the throughput run.")
 @click.option("--skip-throughput", is_flag=True, help="Only the memory runs.")

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from vprop.benchmarks.pipeline import EngineSettings
+from vprop.benchmarks.pipeline import AFFINITY_MODES, EngineSettings
 from vprop.benchmarks.sizes import parse_size
 from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
 from vprop.propagation import PRESETS, get_preset
@@ -67,7 +67,7 @@ propagation_options = _compose(
                  default="float32", show_default=True, help="Dtype of the stored features."),
     click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None,
                  help="Run the backbone under autocast with this dtype."),
-    click.option("--affinity", type=click.Choice(["exact", "screened"]), default="exact",
+    click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
                  show_default=True,
                  help="exact: score every candidate in float32. screened: rank candidates on "
                       "bfloat16 copies, re-score the best 3 x top-k in float32 (faster).",),

@@ -110,6 +110,7 @@ class LabelPropagator:
             for queries, band in self._bands(height, width)
         ]
 
+        kept = max(self.candidates, preset.topk) if self.screen else preset.topk  # per query
         first_copies = preset.context if preset.pad_start else 0  # frame-0 copies in the queue
         filled = 0  # prediction slots in use
         write = 1  # next prediction slot to overwrite
@@ -129,7 +130,6 @@ class LabelPropagator:
             if screen_keys is not None:
                 scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
                 scored_keys = screen_keys[:active]
-            kept = max(self.candidates, preset.topk) if self.screen else preset.topk
             chunks = [
                 band_candidates(
                     scored_query[queries], scored_keys, first_free, band, bias, kept,

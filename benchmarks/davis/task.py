@@ -129,8 +129,7 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     progress = request.settings.progress
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
         size = input_size(request.preset, sequence.size, extractor.patch_size, request.size)
-        signature = run_signature(extractor, request.preset, size,
-                                  engine=request.settings.signature())
+        signature = run_signature(extractor, request.preset, size, request.settings)
         marker = done_marker(request.out_dir, sequence.name)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
         if not request.overwrite and is_finished(marker, signature, outputs):

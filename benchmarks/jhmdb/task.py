@@ -148,9 +148,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     patch = int(extractor.patch_size)
     input_size = check_patch_multiple(tuple(request.size or INPUT_SIZE), patch)
     grid = (input_size[0] // patch, input_size[1] // patch)
-    signature = run_signature(extractor, request.preset, input_size,
-                              decode_topk=decode_topk(request.preset),
-                              engine=request.settings.signature())
+    signature = run_signature(extractor, request.preset, input_size, request.settings,
+                              decode_topk=decode_topk(request.preset))
     per_clip: dict[str, Any] = {}
     distances = []
     skipped, predicted_frames, start = [], 0, time.perf_counter()
