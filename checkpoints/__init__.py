@@ -1,7 +1,15 @@
-"""Any published ViT checkpoint -> a frozen, L2-normalised patch-feature extractor."""
+"""Any published backbone checkpoint -> a frozen, L2-normalised dense feature extractor."""
 
-from vprop.checkpoints.extractor import FeatureExtractor, load_backbone
-from vprop.checkpoints.registry import ArchSpec, arch_spec, create_vit, list_archs
+from vprop.checkpoints.extractor import FeatureExtractor, ViTFeatures, load_backbone
+from vprop.checkpoints.registry import (
+    ALIASES,
+    ArchInfo,
+    arch_info,
+    arch_spec,
+    create_backbone,
+    create_vit,
+    list_archs,
+)
 
-__all__ = ["ArchSpec", "FeatureExtractor", "arch_spec", "create_vit", "list_archs",
-           "load_backbone"]
+__all__ = ["ALIASES", "ArchInfo", "FeatureExtractor", "ViTFeatures", "arch_info", "arch_spec",
+           "create_backbone", "create_vit", "list_archs", "load_backbone"]

@@ -1,17 +1,23 @@
-"""Frozen ViT feature extractor: images -> L2-normalised patch-feature grids.
+"""Frozen dense feature extractors: images -> L2-normalised feature grids (B, D, H/s, W/s).
 
-``load_backbone(...)`` is the entry point. The extractor runs a timm ``VisionTransformer``
-itself (patch embedding, class token, resampled position embedding, blocks, final norm) so that
-the position embedding follows the protocol exactly (see :mod:`vprop.checkpoints.pos_embed`).
+``load_backbone(...)`` is the entry point. Two kinds, one interface (``stride``, ``embed_dim``,
+``describe()``):
 
-Feature layer: ``layer=None`` is the last block followed by the final LayerNorm (what the
-propagation papers use). An intermediate block ``layer=i`` (negative counts from the end, so
--1 is the last block) is also passed through the final LayerNorm, so every layer gives features
-on the same normalised scale; the block index is what changes.
+* :class:`ViTFeatures`: any timm ViT-like model (ViT, DeiT, DINO, DINOv2 with registers, MAE,
+  EVA/EVA02, BEiT, CLIP/SigLIP towers). Features come from timm's public
+  ``forward_intermediates`` (every prefix token, class and registers, dropped by timm);
+  ``stride`` is the patch size. The position embedding follows the protocol: ``'dino'``
+  installs DINO's ``+0.1`` bicubic resampling as a hook on timm's ``_pos_embed`` (the reference
+  protocols need it bit for bit); ``'exact'`` is timm's own resampling.
+* :class:`vprop.checkpoints.cnn.CNNFeatures`: timm ResNets at stride 8 (CRW's encoder).
+
+Feature layer: ``layer=None`` is the last block followed by the final norm. An intermediate
+block ``layer=i`` (negative counts from the end) is also passed through the final norm.
 """
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
@@ -26,69 +32,134 @@ from vprop.errors import VpropError
 
 
 class FeatureExtractor(nn.Module):
-    """Frozen ViT returning L2-normalised patch features of one block.
+    """Base of the frozen extractors: float32 weights, always in eval mode.
 
     Attributes:
-        patch_size: Pixel side of a patch p.
+        stride: Pixels per feature cell (the ViT patch size; 8 for CRW's ResNet).
         embed_dim: Feature width D.
-        pos_embed_mode: ``'dino'`` or ``'exact'``.
-        layer: Requested block (``None`` = last).
+        report: What the load did.
     """
 
-    def __init__(self, model: VisionTransformer, report: LoadReport, pos_embed: str = "dino",
-                 layer: int | None = None) -> None:
-        """Wrap a timm ViT built with ``dynamic_img_size=True``.
+    stride: int
+    embed_dim: int
 
-        Args:
-            model: The encoder (class token, absolute position embedding).
-            report: What the load did (shown by :meth:`describe`).
-            pos_embed: ``'dino'`` or ``'exact'`` position-embedding resampling.
-            layer: Block index (negative from the end); ``None`` = last block.
+    def __init__(self, model: nn.Module, report: LoadReport) -> None:
+        """Freeze ``model`` (float32, eval, no gradients) and keep the load report."""
+        super().__init__()
+        self.model = model.float().eval().requires_grad_(False)
+        self.report = report
+
+    @property
+    def patch_size(self) -> int:
+        """Alias of :attr:`stride` (the feature grid step in pixels)."""
+        return self.stride
+
+    def train(self, mode: bool = True) -> FeatureExtractor:
+        """Keep the backbone in eval mode whatever is asked (no dropout, frozen)."""
+        return super().train(False)
+
+    def _crop(self, images: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+        """Check [B, 3, H, W] float input; crop to whole cells; return (x, h, w)."""
+        if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
+            raise VpropError(f"expected float images [B, 3, H, W], got {images.dtype} "
+                             f"{tuple(images.shape)}")
+        s = self.stride
+        h, w = images.shape[2] // s, images.shape[3] // s
+        if h == 0 or w == 0:
+            raise VpropError(f"image {images.shape[2]}x{images.shape[3]} is smaller than one "
+                             f"{s}x{s} feature cell")
+        return images[:, :, : h * s, : w * s].float(), h, w
+
+    def describe(self) -> dict[str, Any]:
+        """What this extractor is: arch, checkpoint path + sha256, format, keys, modes."""
+        info = self.report.as_dict()
+        info.update(stride=self.stride, embed_dim=self.embed_dim)
+        return info
+
+
+class ViTFeatures(FeatureExtractor):
+    """Frozen timm ViT returning L2-normalised patch features of one block.
+
+    Attributes:
+        pos_embed_mode: ``'dino'``, ``'exact'``, or ``'native'`` (models whose position
+            encoding is not an absolute embedding timm resamples, e.g. EVA's RoPE, BEiT).
+        layer: Requested block (``None`` = last).
+        num_prefix_tokens: Class + register tokens the model carries (dropped from features).
+    """
+
+    def __init__(self, model: nn.Module, report: LoadReport, pos_embed: str = "dino",
+                 layer: int | None = None) -> None:
+        """Wrap a timm ViT-like model.
 
         Raises:
             VpropError: Unknown pos_embed mode or a layer outside the model.
         """
-        super().__init__()
-        if model.pos_embed is None or model.cls_token is None or model.no_embed_class:
-            raise VpropError("only ViTs with a class token and a class position embedding")
-        self.model = model.float().eval().requires_grad_(False)
-        self.report = report
-        self.pos_embed_mode = check_pos_embed_mode(pos_embed)
+        super().__init__(model, report)
+        check_pos_embed_mode(pos_embed)
         self.layer = layer
         depth = len(model.blocks)
         index = depth - 1 if layer is None else layer
         if not -depth <= index < depth:
             raise VpropError(f"layer {layer} is outside the {depth} blocks of {report.arch}")
         self._block_index = index % depth
-        self.patch_size = int(model.patch_embed.patch_size[0])
+        self.stride = int(model.patch_embed.patch_size[0])
         self.embed_dim = int(model.embed_dim)
-        self._num_prefix = int(model.num_prefix_tokens)
-        self._grid = tuple(int(g) for g in model.patch_embed.grid_size)
+        self.num_prefix_tokens = int(getattr(model, "num_prefix_tokens", 0))
+        self._dynamic = bool(getattr(model, "dynamic_img_size", False))
+        self._fixed_size: tuple[int, int] | None = None
+        hookable = isinstance(model, VisionTransformer) and model.pos_embed is not None
+        self.pos_embed_mode = pos_embed if hookable else "native"
+        self._square_input = False
         self._pos_cache: dict[tuple, torch.Tensor] = {}
+        if hookable and pos_embed == "dino":
+            self.model._pos_embed = types.MethodType(self._make_dino_hook(), self.model)
         self.eval()
 
-    def train(self, mode: bool = True) -> FeatureExtractor:
-        """Keep the backbone in eval mode whatever is asked (no dropout, frozen)."""
-        return super().train(False)
+    def _make_dino_hook(self):
+        """Timm's ``_pos_embed`` with DINO's +0.1 resampling (cls/register tokens as timm)."""
+        extractor = self
 
-    def _pos_embed_for(self, grid: tuple[int, int], square_input: bool) -> torch.Tensor:
-        """Resampled [1, P + h*w, D] position embedding, cached per grid, device and dtype."""
+        def dino_pos_embed(model: VisionTransformer, x: torch.Tensor) -> torch.Tensor:
+            batch, h, w, dim = x.shape  # NHWC from the dynamic-size patch embedding
+            pos = extractor._dino_pos_embed((h, w))
+            x = x.reshape(batch, h * w, dim)
+            prefix = [t.expand(batch, -1, -1) for t in (model.cls_token, model.reg_token)
+                      if t is not None]
+            if model.no_embed_class:
+                x = torch.cat([*prefix, x + pos], dim=1)
+            else:
+                x = torch.cat([*prefix, x], dim=1) + pos
+            return model.pos_drop(x)
+
+        return dino_pos_embed
+
+    def _dino_pos_embed(self, grid: tuple[int, int]) -> torch.Tensor:
+        """Resampled position embedding, cached per grid, squareness and device."""
         pos = self.model.pos_embed
-        key = (grid, square_input, pos.device, self.pos_embed_mode)
+        key = (grid, self._square_input, pos.device)
         cached = self._pos_cache.get(key)
         if cached is None:
+            prefix = 0 if self.model.no_embed_class else self.num_prefix_tokens
+            old_grid = tuple(int(g) for g in self.model.patch_embed.grid_size)
             with torch.no_grad():
-                cached = resample_pos_embed(self.pos_embed_mode, pos, self._grid, grid,
-                                            self._num_prefix, square_input)
+                cached = resample_pos_embed("dino", pos, old_grid, grid, prefix,
+                                            self._square_input)
             self._pos_cache[key] = cached
         return cached
+
+    def _fit_input_size(self, height: int, width: int) -> None:
+        """Models without dynamic sizes (BEiT) are resized with timm's ``set_input_size``."""
+        if self._dynamic or self._fixed_size == (height, width):
+            return
+        self.model.set_input_size(img_size=(height, width))
+        self._fixed_size = (height, width)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Extract patch features.
 
         Args:
-            images: [B, 3, H, W] float, already ImageNet-normalised. Pixels beyond
-                (H // p) * p rows or (W // p) * p columns are ignored (as a stride-p conv does).
+            images: [B, 3, H, W] float, already normalised. Pixels beyond whole patches are
+                ignored (as a stride-p convolution does).
 
         Returns:
             [B, D, H // p, W // p] float32, unit L2 norm over D at each patch.
@@ -96,34 +167,22 @@ class FeatureExtractor(nn.Module):
         Raises:
             VpropError: Wrong rank/channels or an image smaller than one patch.
         """
-        if images.ndim != 4 or images.shape[1] != 3 or not images.is_floating_point():
-            raise VpropError(f"expected float images [B, 3, H, W], got {images.dtype} "
-                             f"{tuple(images.shape)}")
-        batch, _, height, width = images.shape
-        p = self.patch_size
-        h, w = height // p, width // p
-        if h == 0 or w == 0:
-            raise VpropError(f"image {height}x{width} is smaller than one {p}x{p} patch")
-        x = images[:, :, : h * p, : w * p].float()
-        m = self.model
-        tokens = m.patch_embed(x)  # [B, h, w, D] (NHWC, dynamic_img_size)
-        tokens = tokens.reshape(batch, h * w, self.embed_dim)  # [B, h*w, D]
-        tokens = torch.cat([m.cls_token.expand(batch, -1, -1), tokens], dim=1)  # [B, 1+hw, D]
-        tokens = tokens + self._pos_embed_for((h, w), height == width)
-        tokens = m.norm_pre(m.patch_drop(m.pos_drop(tokens)))
-        for block in m.blocks[: self._block_index + 1]:
-            tokens = block(tokens)
-        tokens = m.norm(tokens)  # [B, 1+hw, D]
-        patches = tokens[:, self._num_prefix:]  # [B, h*w, D]
-        patches = F.normalize(patches.float(), dim=-1)  # float32 even under autocast
-        return patches.transpose(1, 2).reshape(batch, self.embed_dim, h, w).contiguous()
+        x, h, w = self._crop(images)
+        self._square_input = images.shape[2] == images.shape[3]
+        self._fit_input_size(x.shape[2], x.shape[3])
+        tokens = self.model.forward_intermediates(
+            x, indices=[self._block_index], norm=True, stop_early=True, output_fmt="NLC",
+            intermediates_only=True,
+        )[0]  # [B, h*w, D], prefix tokens dropped by timm
+        patches = F.normalize(tokens.float(), dim=-1)  # float32 even under autocast
+        return patches.transpose(1, 2).reshape(x.shape[0], self.embed_dim, h, w).contiguous()
 
     def describe(self) -> dict[str, Any]:
-        """What this extractor is: arch, checkpoint path + sha256, format, keys, modes."""
-        info = self.report.as_dict()
+        """The load report plus pos-embed mode, layer, stride, width and prefix tokens."""
+        info = super().describe()
         info.update(pos_embed=self.pos_embed_mode, layer=self.layer,
-                    block_index=self._block_index, patch_size=self.patch_size,
-                    embed_dim=self.embed_dim)
+                    block_index=self._block_index, patch_size=self.stride,
+                    num_prefix_tokens=self.num_prefix_tokens)
         return info
 
 
@@ -134,20 +193,21 @@ def load_backbone(
     pos_embed: str = "dino",
     layer: int | None = None,
     unsafe_load: bool = False,
+    **arch_kwargs: Any,
 ) -> FeatureExtractor:
-    """Build a frozen feature extractor from a registry arch and an optional checkpoint.
+    """Build a frozen feature extractor from a backbone name and an optional checkpoint.
 
     Args:
-        arch: Registry name or alias. ``None`` (default) = take it from the checkpoint (vprop
-            metadata, else the registry arch matching the weights' patch size, width and
-            depth), falling back to ``vit_small_patch16_224`` (also used without ``ckpt``).
-            Pass ``None`` when the user gave no ``--arch``.
-        ckpt: Checkpoint file (torch or safetensors); ``None`` = random initialisation.
-        ckpt_format: ``'auto'`` or one of ``vprop, cropmae, siammae, mae, dino, timm, deit,
-            safetensors, plain``.
-        pos_embed: ``'dino'`` (reference behaviour, default) or ``'exact'``.
-        layer: Feature block (negative from the end); ``None`` = last block + final norm.
+        arch: vprop alias or any timm model name. ``None`` (default) = from the checkpoint
+            (vprop metadata, else the alias whose tensors match), falling back to
+            ``vit_small_patch16_224`` (also used without ``ckpt``).
+        ckpt: Checkpoint file (torch, Lightning or safetensors), or ``zoo:NAME``;
+            ``None`` = random initialisation (seeded).
+        ckpt_format: ``'auto'`` or a format of :mod:`vprop.checkpoints.formats`.
+        pos_embed: ``'dino'`` (reference behaviour, default) or ``'exact'``; ViTs only.
+        layer: Feature block (ViT) or feature stage (CNN); ``None`` = the protocol default.
         unsafe_load: Allow arbitrary pickles in the checkpoint (warns).
+        **arch_kwargs: Extra ``timm.create_model`` arguments (tests: ``depth=1``).
 
     Returns:
         A :class:`FeatureExtractor` in eval mode with frozen float32 weights.
@@ -155,6 +215,10 @@ def load_backbone(
     Raises:
         VpropError: Any problem with the arch name, the file or its weights.
     """
+    from vprop.checkpoints.cnn import CNNFeatures
+
     check_pos_embed_mode(pos_embed)
-    model, report = build_encoder(arch, ckpt, ckpt_format, unsafe_load)
-    return FeatureExtractor(model, report, pos_embed=pos_embed, layer=layer)
+    model, report = build_encoder(arch, ckpt, ckpt_format, unsafe_load, **arch_kwargs)
+    if report.family == "cnn":
+        return CNNFeatures(model, report, layer=layer)
+    return ViTFeatures(model, report, pos_embed=pos_embed, layer=layer)

@@ -1,4 +1,4 @@
-"""Pure adapters: a checkpoint's raw content -> a timm ``VisionTransformer`` encoder state dict.
+"""Pure adapters: a checkpoint's raw content -> a timm backbone's state dict; format detection.
 
 Every adapter takes what ``torch.load`` / ``safetensors`` returned and gives back an
 :class:`AdaptedCheckpoint`: the encoder weights under timm key names (``cls_token``,
@@ -17,86 +17,37 @@ Formats:
     timm, deit: a state dict, bare or under ``'model'`` / ``'state_dict'``; classifier keys
         dropped.
     safetensors, plain: a bare state dict (read from a ``.safetensors`` file / a pickle).
+    dinov2, lightning, crw, moco, simsiam, vfs: see :mod:`vprop.checkpoints.foreign`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
+from vprop.checkpoints import foreign
+from vprop.checkpoints.formats_base import (
+    AdaptedCheckpoint,
+    is_classifier,
+    is_tensor_dict,
+    split,
+    strip_prefixes,
+    tensor_dict,
+)
 from vprop.errors import VpropError
 
 VPROP_FORMAT_TAG = "vprop-pretrain"
 VPROP_FORMAT_VERSION = 1
-
-_PREFIXES = ("module.", "_orig_mod.", "backbone.")
-_CLASSIFIER_PREFIXES = ("head.", "head_dist.", "fc_norm.", "pre_logits.")
-
-
-@dataclass
-class AdaptedCheckpoint:
-    """An encoder state dict under timm names plus what the adapter did.
-
-    Attributes:
-        state_dict: Encoder tensors keyed by timm ``VisionTransformer`` names.
-        format: The adapter that produced it.
-        dropped_keys: Original keys deliberately discarded (decoder, heads, mask token).
-        meta: Metadata stored in the checkpoint (vprop format), else empty.
-    """
-
-    state_dict: dict[str, torch.Tensor]
-    format: str
-    dropped_keys: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-
-def _tensor_dict(obj: Any, where: str) -> dict[str, torch.Tensor]:
-    """Return ``obj`` as a str -> Tensor dict; non-tensor entries are an error."""
-    if not isinstance(obj, Mapping) or not obj:
-        raise VpropError(f"{where} is not a non-empty dict of tensors")
-    bad = [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]
-    if bad:
-        raise VpropError(f"{where} holds non-tensor entries: {', '.join(bad[:5])}")
-    return {str(k): v for k, v in obj.items()}
-
-
-def _strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove wrapper prefixes (DDP ``module.``, compile ``_orig_mod.``, DINO ``backbone.``)."""
-    out = {}
-    for key, value in state.items():
-        changed = True
-        while changed:
-            changed = False
-            for prefix in _PREFIXES:
-                if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
-        out[key] = value
-    return out
-
-
-def _split(
-    state: dict[str, torch.Tensor], is_dropped: Callable[[str], bool]
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Split a state dict into (kept, dropped key names)."""
-    kept = {k: v for k, v in state.items() if not is_dropped(k)}
-    return kept, sorted(k for k in state if is_dropped(k))
 
 
 def _is_mae_extra(key: str) -> bool:
     return key.startswith("decoder") or key == "mask_token"
 
 
-def _is_classifier(key: str) -> bool:
-    return key.startswith(_CLASSIFIER_PREFIXES)
-
-
-def _model_dict(raw: Mapping, where: str = "checkpoint['model']") -> dict[str, torch.Tensor]:
+def _model_dict(raw: Mapping, where: str = "checkpoint['model']") -> dict[str, Any]:
     if "model" not in raw:
         raise VpropError("no 'model' entry")
-    return _strip_prefixes(_tensor_dict(raw["model"], where))
+    return strip_prefixes(tensor_dict(raw["model"], where))
 
 
 def adapt_vprop(raw: Mapping) -> AdaptedCheckpoint:
@@ -109,12 +60,12 @@ def adapt_vprop(raw: Mapping) -> AdaptedCheckpoint:
             f"vprop checkpoint version {meta.get('version')!r} is not supported "
             f"(this vprop reads version {VPROP_FORMAT_VERSION})"
         )
-    kept, dropped = _split(_model_dict(raw), _is_mae_extra)
+    kept, dropped = split(_model_dict(raw), _is_mae_extra)
     return AdaptedCheckpoint(kept, "vprop", dropped, dict(meta))
 
 
 def _adapt_mae_family(raw: Mapping, name: str) -> AdaptedCheckpoint:
-    kept, dropped = _split(_model_dict(raw), lambda k: _is_mae_extra(k) or _is_classifier(k))
+    kept, dropped = split(_model_dict(raw), lambda k: _is_mae_extra(k) or is_classifier(k))
     return AdaptedCheckpoint(kept, name, dropped)
 
 
@@ -136,23 +87,23 @@ def adapt_mae(raw: Mapping) -> AdaptedCheckpoint:
 def adapt_dino(raw: Mapping) -> AdaptedCheckpoint:
     """DINO training checkpoint (teacher preferred over student) or prefixed backbone dict."""
     if "teacher" in raw:
-        state = _tensor_dict(raw["teacher"], "checkpoint['teacher']")
+        state = tensor_dict(raw["teacher"], "checkpoint['teacher']")
     elif "student" in raw:
-        state = _tensor_dict(raw["student"], "checkpoint['student']")
+        state = tensor_dict(raw["student"], "checkpoint['student']")
     else:
-        state = _tensor_dict(raw, "checkpoint")
-    kept, dropped = _split(_strip_prefixes(state), _is_classifier)
+        state = tensor_dict(raw, "checkpoint")
+    kept, dropped = split(strip_prefixes(state), is_classifier)
     return AdaptedCheckpoint(kept, "dino", dropped)
 
 
 def _adapt_timm_like(raw: Mapping, name: str) -> AdaptedCheckpoint:
     for inner in ("model", "state_dict"):
         if inner in raw and isinstance(raw[inner], Mapping):
-            state = _tensor_dict(raw[inner], f"checkpoint[{inner!r}]")
+            state = tensor_dict(raw[inner], f"checkpoint[{inner!r}]")
             break
     else:
-        state = _tensor_dict(raw, "checkpoint")
-    kept, dropped = _split(_strip_prefixes(state), _is_classifier)
+        state = tensor_dict(raw, "checkpoint")
+    kept, dropped = split(strip_prefixes(state), is_classifier)
     return AdaptedCheckpoint(kept, name, dropped)
 
 
@@ -182,29 +133,68 @@ ADAPTERS: dict[str, Callable[[Mapping], AdaptedCheckpoint]] = {
     "siammae": adapt_siammae,
     "mae": adapt_mae,
     "dino": adapt_dino,
+    "dinov2": foreign.adapt_dinov2,
     "timm": adapt_timm,
     "deit": adapt_deit,
     "safetensors": adapt_safetensors,
     "plain": adapt_plain,
+    "lightning": foreign.adapt_lightning,
+    "crw": foreign.adapt_crw,
+    "moco": foreign.adapt_moco,
+    "simsiam": foreign.adapt_simsiam,
+    "vfs": foreign.adapt_vfs,
 }
 FORMATS = tuple(ADAPTERS)
 
 
-def _is_tensor_dict(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(
-        isinstance(v, torch.Tensor) for v in obj.values()
-    )
+def _detect_model_entry(model: Mapping) -> str:
+    """Format of a ``{'model': state_dict}`` checkpoint (CRW, CropMAE, MAE or DeiT)."""
+    names = list(strip_prefixes(dict(model), ("module.",)))
+    if any(k.startswith("encoder.model.") for k in names):
+        return "crw"
+    names = list(strip_prefixes(dict(model)))
+    if any(k.startswith("decoder_blocks.") and ".multihead_attn." in k for k in names):
+        return "cropmae"
+    if any(_is_mae_extra(k) for k in names):
+        return "mae"
+    return "deit" if any(is_classifier(k) for k in names) else "mae"
+
+
+def _detect_state_dict_entry(raw: Mapping) -> str:
+    """Format of a ``{'state_dict': ...}`` checkpoint (Lightning, MoCo, SimSiam, VFS, timm)."""
+    if "pytorch-lightning_version" in raw or "hyper_parameters" in raw:
+        return "lightning"
+    names = list(strip_prefixes(raw["state_dict"], ("module.",)))
+    if any(k.startswith("encoder_q.") for k in names):
+        return "moco"
+    if any(k.startswith("predictor.") for k in names) and any(
+            k.startswith("encoder.") for k in names):
+        return "simsiam"
+    if any(k.startswith("backbone.layer1.") for k in names):
+        return "vfs"
+    return "timm"
+
+
+def _detect_bare(raw: Mapping) -> str:
+    """Format of a bare tensor dict (DINOv2 release, DINO backbone, plain timm)."""
+    if "mask_token" in raw and ("register_tokens" in raw or any(
+            ".ls1.gamma" in str(k) for k in raw)):
+        return "dinov2"
+    if any(str(k).startswith(("backbone.", "module.backbone.")) for k in raw):
+        return "dino"
+    return "plain"
 
 
 def detect_format(raw: Any, from_safetensors: bool = False) -> str:
     """Guess a checkpoint's format from its keys.
 
-    Order: ``vprop`` metadata; DINO ``teacher``/``student``; ``model`` with a cross-attention
-    decoder (``cropmae``; SiamMAE has the same layout, pick it with an override) or another
-    decoder / mask token (``mae``); ``model`` without decoder: ``deit`` with classifier keys,
-    else ``mae`` (an encoder-only MAE/CropMAE export); ``state_dict``
-    (``timm``); a bare tensor dict: ``safetensors`` when read from such a file, ``dino`` when
-    its keys carry ``backbone.`` prefixes, else ``plain``.
+    Order: ``vprop`` metadata; DINO ``teacher``/``student``; ``model`` (CRW's
+    ``encoder.model.`` ResNet; a cross-attention decoder: ``cropmae``, pick ``siammae`` with an
+    override; another decoder / mask token: ``mae``; classifier keys: ``deit``; else ``mae``);
+    ``state_dict`` (Lightning metadata: ``lightning``; ``encoder_q.``: ``moco``; ``encoder.``
+    + ``predictor.``: ``simsiam``; ``backbone.layer1.``: ``vfs``; else ``timm``); a bare tensor
+    dict (``safetensors`` when read from such a file; ``mask_token`` with registers or layer
+    scale: ``dinov2``; ``backbone.`` prefixes: ``dino``; else ``plain``).
 
     Args:
         raw: What the checkpoint file held.
@@ -222,22 +212,14 @@ def detect_format(raw: Any, from_safetensors: bool = False) -> str:
         meta = raw.get("vprop")
         if isinstance(meta, Mapping) and meta.get("format") == VPROP_FORMAT_TAG:
             return "vprop"
-        if _is_tensor_dict(raw.get("teacher")) or _is_tensor_dict(raw.get("student")):
+        if is_tensor_dict(raw.get("teacher")) or is_tensor_dict(raw.get("student")):
             return "dino"
-        model = raw.get("model")
-        if _is_tensor_dict(model):
-            names = list(_strip_prefixes(dict(model)))
-            if any(k.startswith("decoder_blocks.") and ".multihead_attn." in k for k in names):
-                return "cropmae"
-            if any(_is_mae_extra(k) for k in names):
-                return "mae"
-            return "deit" if any(_is_classifier(k) for k in names) else "mae"
-        if _is_tensor_dict(raw.get("state_dict")):
-            return "timm"
-        if _is_tensor_dict(raw):
-            if any(str(k).startswith(("backbone.", "module.backbone.")) for k in raw):
-                return "dino"
-            return "plain"
+        if is_tensor_dict(raw.get("model")):
+            return _detect_model_entry(raw["model"])
+        if is_tensor_dict(raw.get("state_dict")):
+            return _detect_state_dict_entry(raw)
+        if is_tensor_dict(raw):
+            return _detect_bare(raw)
     top = list(raw)[:8] if isinstance(raw, Mapping) else type(raw).__name__
     raise VpropError(
         f"unrecognised checkpoint layout (top level: {top}); tried formats: "

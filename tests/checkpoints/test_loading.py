@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 
 import pytest
 import torch
@@ -36,7 +37,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path, source, encoder_st
 def test_unsafe_load_accepts_non_tensor_objects_with_a_warning(tmp_path, source, images,
                                                                encoder_state, timm_features):
     path = tmp_path / "args.pth"
-    torch.save({"model": encoder_state(source), "args": argparse.Namespace(lr=1e-4)}, path)
+    torch.save({"model": encoder_state(source), "when": datetime.date(2020, 1, 1)}, path)
     with pytest.raises(VpropError, match="unsafe-load"):
         load_backbone("vit_test_patch16", path)
     with pytest.warns(UserWarning, match="unsafe_load"):
@@ -114,8 +115,20 @@ def test_bad_files(tmp_path):
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     with pytest.raises(VpropError, match="safetensors"):
         load_backbone("vit_test_patch16", broken)
-    with pytest.raises(VpropError, match="known backbones"):
-        load_backbone("vit_giant", None)
+    with pytest.raises(VpropError, match="unknown backbone 'vit_giantt'.*vit_giant"):
+        load_backbone("vit_giantt", None)
+
+
+def test_namespace_training_checkpoint_loads_safely(tmp_path, source, images, encoder_state,
+                                                    timm_features):
+    """MAE / DINO / CropMAE training checkpoints pickle argparse.Namespace: no --unsafe-load."""
+    path = tmp_path / "mae_train.pth"
+    args = argparse.Namespace(lr=1.5e-4, model="mae_vit_test", input_size=224)
+    torch.save({"model": encoder_state(source), "optimizer": {"state": {}}, "epoch": 399,
+                "args": args}, path)
+    extractor = load_backbone("vit_test_patch16", path)
+    torch.testing.assert_close(extractor(images), timm_features(source, images),
+                               atol=1e-5, rtol=1e-5)
 
 
 def test_random_init_is_seeded_and_leaves_global_rng_alone():

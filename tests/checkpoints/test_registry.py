@@ -1,55 +1,69 @@
-"""Registry: names, specs and the timm models they build."""
+"""Registry: aliases onto timm, geometry read from timm's models, unknown names."""
 
 from __future__ import annotations
 
 import pytest
 import timm
 
-from vprop.checkpoints import arch_spec, create_vit, list_archs
+from vprop.checkpoints import ALIASES, arch_info, create_backbone, create_vit, list_archs
 from vprop.errors import VpropError
 
-# Published ViT shapes (ViT / DeiT papers): width, depth, heads.
+# Published ViT shapes (ViT / DeiT / DINOv2 papers): patch, width, depth, heads.
 OFFICIAL = {
     "vit_small_patch16_224": (16, 384, 12, 6),
     "vit_small_patch8_224": (8, 384, 12, 6),
     "vit_base_patch16_224": (16, 768, 12, 12),
     "vit_base_patch8_224": (8, 768, 12, 12),
     "vit_large_patch16_224": (16, 1024, 24, 16),
+    "vit_small_patch14_reg4_dinov2": (14, 384, 12, 6),
+    "vit_giant_patch14_dinov2": (14, 1536, 40, 24),
+    "deit_tiny_patch16_224": (16, 192, 12, 3),
     "vit_test_patch16": (16, 64, 2, 2),
     "vit_test_patch8": (8, 64, 2, 2),
 }
-ALIASES = {"vits16": "vit_small_patch16_224", "vits8": "vit_small_patch8_224",
-           "vitb16": "vit_base_patch16_224", "vitb8": "vit_base_patch8_224",
-           "vitl16": "vit_large_patch16_224"}
 
 
 @pytest.mark.parametrize("name", list(OFFICIAL))
-def test_specs_match_published_shapes(name):
-    spec = arch_spec(name)
-    assert (spec.patch_size, spec.embed_dim, spec.depth, spec.num_heads) == OFFICIAL[name]
-    assert spec.mlp_ratio == 4
+def test_geometry_matches_published_shapes(name):
+    info = arch_info(name)
+    assert (info.patch_size, info.embed_dim, info.depth, info.num_heads) == OFFICIAL[name]
+    assert info.family == "vit"
 
 
-@pytest.mark.parametrize("alias, name", list(ALIASES.items()))
-def test_aliases_resolve(alias, name):
-    assert arch_spec(alias) == arch_spec(name)
-    assert alias in list_archs() and name in list_archs()
+def test_prefix_tokens_are_read_from_the_model():
+    assert arch_info("vit_small_patch14_reg4_dinov2").num_prefix_tokens == 5  # cls + 4 regs
+    assert arch_info("vit_small_patch16_224").num_prefix_tokens == 1
+    assert arch_info("vit_base_patch16_siglip_224").num_prefix_tokens == 0
+    assert arch_info("resnet18").family == "cnn" and arch_info("resnet18").patch_size is None
 
 
-def test_unknown_name_lists_known_names():
+@pytest.mark.parametrize("alias", list(ALIASES))
+def test_every_alias_builds_its_timm_model(alias):
+    timm_name, overrides = ALIASES[alias]
+    assert timm.is_model(timm_name)
+    assert arch_info(alias).timm_name == timm_name
+    assert alias in list_archs()
+
+
+def test_unknown_name_suggests_close_timm_names():
     with pytest.raises(VpropError) as info:
-        arch_spec("vit_huge_patch99")
+        arch_info("vit_small_patch16_244")
     message = str(info.value)
-    assert "vit_huge_patch99" in message
-    assert all(name in message for name in [*OFFICIAL, *ALIASES])
+    assert "vit_small_patch16_244" in message and "vit_small_patch16_224" in message
+
+
+def test_any_timm_model_by_name_not_only_aliases():
+    model = create_backbone("vit_tiny_patch16_224", depth=1)
+    assert type(model).__name__ == "VisionTransformer" and len(model.blocks) == 1
+    assert "vit_tiny_patch16_224" not in ALIASES
+    assert "vit_tiny_patch16_224" in list_archs(pattern="vit_tiny_patch16_*")
 
 
 def test_vits16_has_the_same_tensors_as_timms_own_model():
     ours = create_vit("vits16").state_dict()
     theirs = timm.create_model("vit_small_patch16_224", pretrained=False, num_classes=0)
-    theirs = theirs.state_dict()
     assert {k: tuple(v.shape) for k, v in ours.items()} == {
-        k: tuple(v.shape) for k, v in theirs.items()}
+        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
 
 
 def test_test_size_model_and_kwargs():
@@ -59,3 +73,8 @@ def test_test_size_model_and_kwargs():
     assert model.blocks[0].mlp.fc1.out_features == 256  # mlp_ratio 4
     assert model.blocks[0].attn.num_heads == 2 and len(model.blocks) == 2
     assert model.blocks[1].drop_path1.drop_prob == pytest.approx(0.1)
+
+
+def test_create_vit_refuses_a_cnn():
+    with pytest.raises(VpropError, match="not a timm VisionTransformer"):
+        create_vit("resnet18")

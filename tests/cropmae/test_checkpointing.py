@@ -64,7 +64,7 @@ def test_vprop_checkpoint_loader_gives_the_same_features(tmp_path):
     model.eval()
     path = ckpt.save_checkpoint(tmp_path / "c.pth", payload(model, optimizer))
     extractor = load_backbone("vit_test_patch16", path)
-    assert extractor.describe()["missing_keys"] == []
+    assert extractor.describe()["unexpected_keys"] == []
     images = torch.randn(2, 3, 224, 224)
     with torch.no_grad():
         tokens, _ = model.encode(images)

@@ -1,0 +1,132 @@
+"""Reading checkpoint files without running code from them.
+
+* Files are read with ``torch.load(weights_only=True)``: tensors and plain containers only.
+  Training checkpoints that pickle an ``argparse.Namespace`` (MAE, DINO, CropMAE) load as
+  they are: ``Namespace`` is allow-listed with ``torch.serialization.safe_globals``.
+* PyTorch Lightning ``.ckpt`` files pickle their hyper-parameters in Lightning's
+  ``AttributeDict`` (and sometimes OmegaConf containers). vprop does not import Lightning: the
+  names in :data:`INERT_CONTAINERS` are mapped to :class:`InertContainer`, a plain ``dict``
+  subclass with no code of its own, so the file's tensors load and the hyper-parameters become
+  inert data. Any other object is refused (``--unsafe-load`` reads it, after a warning).
+* ``.safetensors`` files (or any file with a safetensors header) go through
+  ``safetensors.torch.load_file``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vprop.errors import VpropError
+
+logger = logging.getLogger(__name__)
+
+
+class InertContainer(dict):
+    """A dict that stands in for a pickled container class vprop does not import."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Accept and keep any constructor arguments; run nothing."""
+        super().__init__()
+        self.pickled_args = args
+
+
+#: Fully qualified names of harmless container classes read as :class:`InertContainer`.
+INERT_CONTAINERS = (
+    "pytorch_lightning.utilities.parsing.AttributeDict",
+    "lightning.fabric.utilities.data.AttributeDict",
+    "lightning_fabric.utilities.data.AttributeDict",
+    "lightning.pytorch.utilities.parsing.AttributeDict",
+    "omegaconf.dictconfig.DictConfig",
+    "omegaconf.listconfig.ListConfig",
+    "omegaconf.base.ContainerMetadata",
+    "omegaconf.base.Metadata",
+    "omegaconf.nodes.AnyNode",
+)
+
+
+def _safe_globals() -> list[Any]:
+    inert = [(type(name.rsplit(".", 1)[1], (InertContainer,), {}), name)
+             for name in INERT_CONTAINERS]
+    return [argparse.Namespace, *inert]
+
+
+def is_safetensors(path: Path) -> bool:
+    """True for a ``.safetensors`` name or a file starting with a safetensors header."""
+    if path.suffix == ".safetensors":
+        return True
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 0 < header_len < path.stat().st_size
+
+
+def read_checkpoint(path: str | Path, unsafe_load: bool = False) -> tuple[Any, bool]:
+    """Read a checkpoint file without executing code from it (unless ``unsafe_load``).
+
+    Args:
+        path: A ``torch.save`` / Lightning file or a ``.safetensors`` file.
+        unsafe_load: Allow arbitrary pickled objects (can run code from the file); warns.
+
+    Returns:
+        (content, read_from_safetensors).
+
+    Raises:
+        VpropError: Missing, unreadable or corrupt file, or a pickle that ``weights_only``
+            refuses (the message suggests ``--unsafe-load``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VpropError("checkpoint file not found", path)
+    if is_safetensors(path):
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu"), True
+        except (SafetensorError, OSError, ValueError) as err:
+            raise VpropError(f"cannot read safetensors file: {first_line(err)}", path) from None
+    if unsafe_load:
+        message = f"unsafe_load: unpickling {path} may run arbitrary code from the file"
+        warnings.warn(message, UserWarning, stacklevel=2)
+        logger.warning(message)
+        return _torch_load(path, weights_only=False), False
+    with torch.serialization.safe_globals(_safe_globals()):
+        return _torch_load(path, weights_only=True), False
+
+
+def _torch_load(path: Path, weights_only: bool) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except Exception as err:  # torch raises many types for bad files
+        if weights_only and "weights only load failed" in str(err).lower():
+            raise VpropError(weights_only_message(str(err)), path) from None
+        raise VpropError(f"cannot read checkpoint (corrupt or not a checkpoint): "
+                         f"{first_line(err)}", path) from None
+
+
+def weights_only_message(text: str) -> str:
+    """Explain a ``weights_only`` refusal: a non-tensor object, or not a pickle at all."""
+    found = re.search(r"GLOBAL (\S+)", text)
+    if found:
+        return (f"refusing to unpickle a non-tensor object ({found.group(1)}); if you trust "
+                "this file, pass --unsafe-load (unsafe_load=True)")
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
+    detail = found.group(1).strip() if found else "unknown pickle content"
+    return (f"cannot read checkpoint safely (corrupt, or not a tensor-only pickle: {detail}); "
+            "if it is a trusted pickle, --unsafe-load (unsafe_load=True) may read it")
+
+
+def first_line(err: BaseException) -> str:
+    """``Type: first line of the message`` (at most 300 characters)."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"[:300]
