@@ -48,5 +48,17 @@ def long_side_size(
 def check_patch_multiple(size: tuple[int, int], patch: int) -> tuple[int, int]:
     """Raise unless both sides of ``size`` are multiples of the backbone's patch size."""
     if size[0] % patch or size[1] % patch:
-        raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch {patch}")
+        raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch/stride "
+                         f"{patch} of the backbone")
     return size
+
+
+def fit_to_stride(size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """A protocol's default size floored to whole feature cells of ``stride``.
+
+    The published protocols fix sizes for /8 and /16 backbones (480x880, 320x320); a /14
+    backbone (DINOv2) gets the largest size inside it made of whole 14-pixel cells
+    (476x868), as a stride-p convolution would crop. Sizes the user gives are never changed
+    (:func:`check_patch_multiple` refuses them instead).
+    """
+    return floor_to(size[0], stride), floor_to(size[1], stride)

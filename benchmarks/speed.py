@@ -29,7 +29,7 @@ class TimedExtractor(torch.nn.Module):
     def __init__(self, extractor: torch.nn.Module) -> None:
         super().__init__()
         self.extractor = extractor
-        self.patch_size = extractor.patch_size
+        self.stride = extractor.stride
         self.seconds = 0.0
         self.frames = 0
 

@@ -87,7 +87,7 @@ def run_signature(
     signature = {
         "preset": preset.to_dict(),
         "input_size": list(input_size),
-        "patch_size": int(extractor.patch_size),
+        "stride": int(extractor.stride),
         "backbone": describe() if callable(describe) else None,
         "engine": settings.signature(),
         **extra,

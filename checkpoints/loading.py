@@ -7,6 +7,8 @@
 * A ViT is built at the checkpoint's own position-embedding grid (``img_size = grid *
   patch``), so a ViT trained at 518 keeps its 37x37 embedding untouched; it is resampled once,
   from that grid to each input's grid, by the feature extractor.
+* Pooling norms and classifier heads (``fc_norm``, ``head``, ``fc``) are never used by
+  dense features: they keep their initial values when a checkpoint lacks them.
 * A missing encoder weight, a shape mismatch or extra transformer blocks is a
   :class:`VpropError`; other unexpected keys are logged and reported. Everything ends in
   float32.
@@ -24,6 +26,7 @@ from typing import Any
 import torch
 
 from vprop.checkpoints.formats import AdaptedCheckpoint, adapt
+from vprop.checkpoints.formats_base import is_classifier
 from vprop.checkpoints.reading import read_checkpoint
 from vprop.checkpoints.registry import ALIASES, arch_info, create_backbone, meta_state_shapes
 from vprop.errors import VpropError
@@ -116,7 +119,7 @@ def _pos_embed_grid(state: dict[str, torch.Tensor], arch: str) -> tuple[int, int
 
 def _match_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
     """Check keys and shapes; return the unexpected keys. Raise on anything unsafe."""
-    expected = model.state_dict()
+    expected = {k: v for k, v in model.state_dict().items() if not is_classifier(k)}
     missing = sorted(k for k in expected if k not in state)
     unexpected = sorted(k for k in state if k not in expected)
     if missing:
@@ -224,7 +227,9 @@ def build_encoder(
     dtypes = sorted({str(v.dtype).replace("torch.", "") for v in state.values()})
     weights = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()
                if k not in unexpected}
-    model.load_state_dict(weights, strict=True)
+    _, unloaded = model.load_state_dict(weights, strict=False)
+    if any(not is_classifier(k) for k in unloaded):  # cannot happen after _match_state
+        raise VpropError(f"unexpected keys reached the model: {unloaded}", path)
     info = arch_info(name)
     report = LoadReport(
         arch=name, timm_name=info.timm_name, family=info.family, ckpt=str(path),

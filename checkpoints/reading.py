@@ -5,9 +5,10 @@
   they are: ``Namespace`` is allow-listed with ``torch.serialization.safe_globals``.
 * PyTorch Lightning ``.ckpt`` files pickle their hyper-parameters in Lightning's
   ``AttributeDict`` (and sometimes OmegaConf containers). vprop does not import Lightning: the
-  names in :data:`INERT_CONTAINERS` are mapped to :class:`InertContainer`, a plain ``dict``
-  subclass with no code of its own, so the file's tensors load and the hyper-parameters become
-  inert data. Any other object is refused (``--unsafe-load`` reads it, after a warning).
+  names in :data:`INERT_CONTAINERS` are mapped to :class:`InertContainer`, which becomes a
+  plain ``OrderedDict`` and runs no code of the file's: the tensors load and the
+  hyper-parameters become inert data. Any other object is refused (``--unsafe-load``
+  reads it, after a warning).
 * ``.safetensors`` files (or any file with a safetensors header) go through
   ``safetensors.torch.load_file``.
 """
@@ -19,6 +20,7 @@ import logging
 import re
 import struct
 import warnings
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,16 @@ from vprop.errors import VpropError
 logger = logging.getLogger(__name__)
 
 
-class InertContainer(dict):
-    """A dict that stands in for a pickled container class vprop does not import."""
+class InertContainer:
+    """Stands in for a pickled container class vprop does not import.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        """Accept and keep any constructor arguments; run nothing."""
-        super().__init__()
-        self.pickled_args = args
+    Unpickling "creates" one by calling ``__new__``, which returns a plain ``OrderedDict``
+    (no code of the file's runs): the container's items land in it, and attributes the
+    pickle restores land in the ``OrderedDict``'s ``__dict__``.
+    """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> OrderedDict:  # noqa: D102
+        return OrderedDict()
 
 
 #: Fully qualified names of harmless container classes read as :class:`InertContainer`.

@@ -7,7 +7,7 @@ import click
 from vprop.cli.main import LazyGroup
 
 # name -> module of vprop.cli holding a click command called ``command``.
-_BENCHES = {"eval": "bench_eval", "pretrain": "bench_pretrain"}
+_BENCHES = {"eval": "bench_eval", "pretrain": "bench_pretrain", "features": "bench_features"}
 
 
 class _BenchGroup(LazyGroup):

@@ -7,22 +7,14 @@ from pathlib import Path
 
 import click
 
-from vprop.benchmarks.comparison import comparison_rows, to_csv, to_markdown
+from vprop.benchmarks.comparison import (
+    comparison_rows,
+    parse_checkpoint_specs,
+    to_csv,
+    to_markdown,
+)
 from vprop.cli.options import backbone_options, propagation_options, run_evaluation
-from vprop.errors import VpropError
 from vprop.utils import atomic_write_bytes
-
-
-def _run_names(checkpoints: tuple[str, ...]) -> list[str]:
-    """Unique, readable folder names: file names, suffixed when two collide."""
-    names: list[str] = []
-    for ckpt in checkpoints:
-        base = "random-init" if ckpt == "random" else Path(ckpt).name
-        name, index = base, 2
-        while name in names:
-            name, index = f"{base}-{index}", index + 1
-        names.append(name)
-    return names
 
 
 @click.command(name="compare")
@@ -32,23 +24,20 @@ def _run_names(checkpoints: tuple[str, ...]) -> list[str]:
 @backbone_options
 @propagation_options
 def command(checkpoints: tuple[str, ...], out: Path | None, **options: object) -> None:
-    """Evaluate CHECKPOINTS (files, or `random` for a random-init baseline) side by side.
+    """Evaluate CHECKPOINTS side by side: files, zoo:NAME, `random`, or NAME=CHECKPOINT.
 
     Example: vprop compare cropmae.pth dino.pth random --task davis --data-root DAVIS
     """
     task = str(options["task"])
     if out is None:
         out = Path("runs") / f"compare-{task}-{time.strftime('%Y%m%d-%H%M%S')}"
-    for ckpt in checkpoints:
-        if ckpt != "random" and not Path(ckpt).is_file():
-            raise VpropError("checkpoint not found", ckpt)
-    names = _run_names(checkpoints)
+    runs = parse_checkpoint_specs(checkpoints)
+    names = [name for name, _ in runs]
     payloads = []
-    for name, ckpt in zip(names, checkpoints):
+    for name, ckpt in runs:
         click.secho(f"== {name}", bold=True)
-        run_dir = out / name
-        payloads.append(run_evaluation(task, None if ckpt == "random" else Path(ckpt),
-                                       run_dir, options))
+        payloads.append(run_evaluation(task, None if ckpt is None else Path(ckpt),
+                                       out / name, options))
     header, rows = comparison_rows(names, payloads)
     markdown = to_markdown(header, rows)
     atomic_write_bytes(out / "comparison.md", markdown.encode())

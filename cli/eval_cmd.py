@@ -12,7 +12,8 @@ from vprop.cli.options import backbone_options, propagation_options, run_evaluat
 
 @click.command(name="eval")
 @click.option("--ckpt", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint to evaluate; default: random initialisation (with a warning).")
+              help="Checkpoint file or zoo:NAME (`vprop models`); default: random "
+                   "initialisation (with a warning).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run folder; default: runs/<task>-<preset>-<time>.")
 @backbone_options

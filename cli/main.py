@@ -18,6 +18,7 @@ _COMMANDS = {
     "viz": "viz_cmd",
     "convert": "convert_cmd",
     "bench": "bench_cmd",
+    "models": "models_cmd",
 }
 
 

@@ -27,13 +27,13 @@ def _compose(*decorators: Callable) -> Callable:
 
 backbone_options = _compose(
     click.option("--arch", default=None,
-                 help="Backbone name (default: from a vprop checkpoint, else "
-                      "vit_small_patch16_224)."),
+                 help="Backbone: any timm model name or a vprop alias (default: from the "
+                      "checkpoint, else vit_small_patch16_224); `vprop models` lists them."),
     click.option("--ckpt-format", default="auto", show_default=True,
-                 help="Checkpoint format: auto, vprop, cropmae, siammae, mae, dino, timm, deit, "
-                      "safetensors, plain."),
+                 help="Checkpoint format; `vprop models --formats` lists them."),
     click.option("--layer", type=int, default=None,
-                 help="Feature block (negative counts from the end); default: last block + norm."),
+                 help="ViT block (negative counts from the end) or CNN feature stage; "
+                      "default: last block + norm (ViT), res4 at stride 8 (ResNet)."),
     click.option("--pos-embed", type=click.Choice(["dino", "exact"]), default=None,
                  help="Position-embedding resampling (default: the preset's)."),
     click.option("--unsafe-load", is_flag=True,

@@ -35,7 +35,7 @@ def _pair(kind: type):
               help="Train on a seeded random subset of this many items (e.g. 239787).")
 @click.option("--output-dir", default=_D.output_dir, show_default=True,
               help="Checkpoints, config.json, log.jsonl, train.log, reconstructions/.")
-@click.option("--arch", default=_D.arch, show_default=True, help="Registry ViT name (vits16, ...).")
+@click.option("--arch", default=_D.arch, show_default=True, help="ViT (timm name, alias).")
 @click.option("--img-size", type=int, default=_D.img_size, show_default=True)
 @click.option("--mask-ratio", type=float, default=None,
               help="Masked fraction of view 2 [default: 0.985 cropmae, 0.95 siammae].")

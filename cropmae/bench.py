@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from vprop.checkpoints.registry import arch_spec
+from vprop.checkpoints.registry import arch_info
 from vprop.cropmae import factory
 from vprop.cropmae.config import TrainConfig, resolve
 from vprop.cropmae.data import EpochSampler
@@ -55,7 +55,7 @@ def bench_model(config: TrainConfig, device: torch.device, steps: int, warmup: i
     s, b = config.img_size, config.batch_size
     generator = torch.Generator().manual_seed(0)
     views = torch.randint(0, 256, (b, 2, 3, s, s), dtype=torch.uint8, generator=generator)
-    num_patches = (s // arch_spec(config.arch).patch_size) ** 2
+    num_patches = (s // arch_info(config.arch).patch_size) ** 2
     noise = torch.rand(b, num_patches, generator=generator)
     views, noise = views.to(device), noise.to(device)
     if device.type == "cuda":

@@ -10,7 +10,7 @@ from timm.optim import param_groups_weight_decay
 from torch.utils.data import DataLoader
 from torchvision.transforms.v2 import InterpolationMode
 
-from vprop.checkpoints.registry import arch_spec, create_vit
+from vprop.checkpoints.registry import arch_info, create_vit
 from vprop.cropmae.config import TrainConfig
 from vprop.cropmae.crops import CropPairSampler, FramePairSampler, PhotometricAugment
 from vprop.cropmae.data import EpochSampler, PairDataset, collate_pairs
@@ -41,7 +41,11 @@ def subset_source(source: DataSource, size: int | None, seed: int) -> DataSource
 
 def build_dataset(config: TrainConfig, source: DataSource) -> PairDataset:
     """The pair dataset for a resolved config."""
-    patch = arch_spec(config.arch).patch_size
+    info = arch_info(config.arch)
+    if info.family != "vit":
+        raise VpropError(f"--arch {config.arch}: CropMAE/SiamMAE pretrain ViTs; it is a "
+                         f"{info.family.upper()}")
+    patch = info.patch_size
     if config.img_size % patch:
         raise VpropError(f"--img-size {config.img_size} is not a multiple of the patch {patch}")
     return PairDataset(

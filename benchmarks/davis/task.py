@@ -13,7 +13,12 @@ from vprop.benchmarks.davis import synthetic
 from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import propagate_video, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, floor_to, short_side_size
+from vprop.benchmarks.sizes import (
+    check_patch_multiple,
+    fit_to_stride,
+    floor_to,
+    short_side_size,
+)
 from vprop.benchmarks.tasks import (
     EvalRequest,
     done_marker,
@@ -49,10 +54,10 @@ def input_size(
         return check_patch_multiple(user_size, patch)
     height, width = frame_hw
     if preset.name == "dino":
-        return short_side_size(frame_hw, 480, 64)
+        return fit_to_stride(short_side_size(frame_hw, 480, 64), patch)
     if preset.name == "crw":
         return floor_to(height, patch), floor_to(width, patch)
-    return (480, 880) if width >= height else (880, 480)
+    return fit_to_stride((480, 880) if width >= height else (880, 480), patch)
 
 
 def label_values(ids: np.ndarray) -> np.ndarray:
@@ -71,7 +76,7 @@ def predict_sequence(
     """Propagate frame 0's objects through one sequence and write indexed PNGs.
 
     Args:
-        extractor: Feature extractor with ``patch_size``.
+        extractor: Feature extractor with ``stride``.
         sequence: The sequence to predict.
         request: Resolved evaluation request (preset, engine settings).
         size: Backbone input (height, width) for this sequence.
@@ -92,7 +97,7 @@ def predict_sequence(
         len(values),
         preset,
         size,
-        extractor.patch_size,
+        extractor.stride,
         request.settings,
     )
     names = sequence.frame_names()
@@ -128,7 +133,7 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     frames, skipped, start = 0, [], time.perf_counter()
     progress = request.settings.progress
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
-        size = input_size(request.preset, sequence.size, extractor.patch_size, request.size)
+        size = input_size(request.preset, sequence.size, extractor.stride, request.size)
         signature = run_signature(extractor, request.preset, size, request.settings)
         marker = done_marker(request.out_dir, sequence.name)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]

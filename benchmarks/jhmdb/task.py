@@ -40,7 +40,7 @@ from vprop.benchmarks.jhmdb.predictions import (
 )
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple
+from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
 from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
 from vprop.propagation import Preset
 
@@ -74,7 +74,7 @@ def predict_clip(
     """Propagate frame 0's joints through a clip and decode keypoints of every frame.
 
     Args:
-        extractor: Feature extractor with ``patch_size``.
+        extractor: Feature extractor with ``stride``.
         clip: The clip.
         preset: Propagation preset.
         input_size: Backbone input (height, width).
@@ -84,7 +84,7 @@ def predict_clip(
         (T, J, 2) pixel keypoints and (T, J) visibility; frame 0 is the decode of its
         ground-truth maps.
     """
-    patch = int(extractor.patch_size)
+    patch = int(extractor.stride)
     grid = (input_size[0] // patch, input_size[1] // patch)
     first = joint_label_maps(pixels_to_grid(clip.joints[0], clip.size, input_size, patch), grid)
     topk = decode_topk(preset)
@@ -132,7 +132,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
 
     Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``patch_size``.
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
         request: Resolved evaluation request.
 
     Returns:
@@ -145,8 +145,9 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         VpropError: Bad dataset layout, list, annotation or frames (naming the file).
     """
     clips = load_clips(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.patch_size)
-    input_size = check_patch_multiple(tuple(request.size or INPUT_SIZE), patch)
+    patch = int(extractor.stride)
+    input_size = (check_patch_multiple(tuple(request.size), patch) if request.size
+                  else fit_to_stride(INPUT_SIZE, patch))
     grid = (input_size[0] // patch, input_size[1] // patch)
     signature = run_signature(extractor, request.preset, input_size, request.settings,
                               decode_topk=decode_topk(request.preset))

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, long_side_size
+from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride, long_side_size
 from vprop.benchmarks.tasks import (
     EvalRequest,
     done_marker,
@@ -61,8 +61,9 @@ def make_sample(dest: Path) -> Path:
 
 def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
     """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
-    chosen = tuple(size) if size else long_side_size(video.size, LONG_SIDE, SIZE_MULTIPLE)
-    return check_patch_multiple(chosen, patch)
+    if size:
+        return check_patch_multiple(tuple(size), patch)
+    return fit_to_stride(long_side_size(video.size, LONG_SIDE, SIZE_MULTIPLE), patch)
 
 
 def predict_video(
@@ -78,7 +79,7 @@ def predict_video(
     channels, classes = first_frame_channels(first_ids)
     frames = read_frames(video.frames, video.size)
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
-                                int(extractor.patch_size), settings)
+                                int(extractor.stride), settings)
     for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
                             desc=video.name, leave=False, disable=not settings.progress):
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
@@ -125,7 +126,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """Propagate, write class-id PNGs, and score mIoU over the requested videos.
 
     Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``patch_size``.
+        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
         request: Resolved evaluation request.
 
     Returns:
@@ -139,7 +140,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """
     out_dir = Path(request.out_dir)
     videos = load_videos(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.patch_size)
+    patch = int(extractor.stride)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
     skipped, predicted_frames, start = [], 0, time.perf_counter()

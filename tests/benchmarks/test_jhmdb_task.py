@@ -30,11 +30,11 @@ class PositionalExtractor(torch.nn.Module):
 
     def __init__(self, patch_size: int) -> None:
         super().__init__()
-        self.patch_size = patch_size
+        self.stride = patch_size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         batch, _, height, width = images.shape
-        h, w = height // self.patch_size, width // self.patch_size
+        h, w = height // self.stride, width // self.stride
         return torch.eye(h * w).reshape(h * w, h, w).expand(batch, -1, -1, -1).clone()
 
 

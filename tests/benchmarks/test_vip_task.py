@@ -27,7 +27,7 @@ from vprop.propagation import get_preset
 class PositionalExtractor(torch.nn.Module):
     """(B, 3, H, W) -> (B, h*w, h, w): a one-hot feature per grid cell."""
 
-    patch_size = 16
+    stride = 16
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         batch, _, height, width = images.shape

@@ -65,3 +65,84 @@ def source():
 def images():
     torch.manual_seed(1)
     return torch.randn(2, 3, 224, 224)
+
+
+# --- synthetic checkpoints in each published layout (the inverse of vprop's adapters) ---
+
+def _head(dim: int) -> dict[str, torch.Tensor]:
+    return {"head.mlp.0.weight": torch.randn(8, dim), "head.last_layer.weight_g": torch.ones(1)}
+
+
+def _write_dino(state):
+    dim = state["cls_token"].shape[-1]
+    teacher = {f"backbone.{k}": v for k, v in state.items()} | _head(dim)
+    student = {f"module.backbone.{k}": v + 1 for k, v in state.items()} | _head(dim)
+    return {"teacher": teacher, "student": student, "epoch": 100}
+
+
+def _write_dinov2(state):
+    """DINOv2's release layout from a timm state dict (registers: class pos-embed unfolded)."""
+    out = dict(state)
+    dim = state["cls_token"].shape[-1]
+    out["mask_token"] = torch.zeros(1, dim, dtype=state["cls_token"].dtype)
+    if "reg_token" in out:
+        out["register_tokens"] = out.pop("reg_token")
+        pos_cls = torch.randn(1, 1, dim).to(state["cls_token"].dtype)
+        out["cls_token"] = (state["cls_token"].double() - pos_cls.double()).to(pos_cls.dtype)
+        out["pos_embed"] = torch.cat([pos_cls, state["pos_embed"]], dim=1)
+    return out
+
+
+def _write_mae(state):
+    dim = state["cls_token"].shape[-1]
+    extra = {"mask_token": torch.zeros(1, 1, dim), "decoder_embed.weight": torch.randn(16, dim),
+             "decoder_blocks.0.norm1.weight": torch.ones(16)}
+    return {"model": {**state, **extra}, "epoch": 399}
+
+
+def _write_cropmae(state):
+    dim = state["cls_token"].shape[-1]
+    extra = {"mask_token": torch.zeros(1, 1, dim),
+             "decoder_blocks.0.multihead_attn.in_proj_weight": torch.randn(48, 16)}
+    return {"model": {**state, **extra}}
+
+
+def _write_crw(state):
+    model = {f"module.encoder.model.{k}": v for k, v in state.items()}
+    model["module.selfsim_fc.0.weight"] = torch.randn(8, 8)
+    return {"model": model, "optimizer": {"state": {}}, "epoch": 24}
+
+
+def _write_moco(state):
+    sd = {f"module.encoder_q.{k}": v for k, v in state.items()}
+    sd |= {f"module.encoder_k.{k}": v + 1 for k, v in state.items()}
+    sd |= {"module.encoder_q.fc.0.weight": torch.randn(8, 8), "module.queue": torch.randn(8, 4)}
+    return {"epoch": 800, "arch": "resnet50", "state_dict": sd}
+
+
+def _write_simsiam(state):
+    sd = {f"module.encoder.{k}": v for k, v in state.items()}
+    sd |= {"module.encoder.fc.0.weight": torch.randn(8, 8),
+           "module.predictor.0.weight": torch.randn(8, 8)}
+    return {"epoch": 100, "state_dict": sd}
+
+
+def _write_vfs(state):
+    sd = {f"backbone.{k}": v for k, v in state.items()}
+    sd |= {"cls_head.fc.weight": torch.randn(4, 8)}
+    return {"meta": {"epoch": 500}, "state_dict": sd}
+
+
+def _write_plain(state):
+    dim = next(iter(state.values())).shape[0]
+    return {**state, "fc.weight": torch.randn(10, dim), "head.weight": torch.randn(10, dim)}
+
+
+WRITERS = {"dino": _write_dino, "dinov2": _write_dinov2, "mae": _write_mae,
+           "cropmae": _write_cropmae, "crw": _write_crw, "moco": _write_moco,
+           "simsiam": _write_simsiam, "vfs": _write_vfs, "plain": _write_plain}
+
+
+@pytest.fixture
+def writers():
+    return WRITERS

@@ -53,3 +53,44 @@ def test_compare_missing_checkpoint_is_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(tmp_path / "nope.pth"), "--no-progress"])
     assert result.exit_code == 2
     assert result.output.strip().endswith("nope.pth: checkpoint not found")
+
+
+def test_name_equals_path_gives_readable_run_names(tmp_path):
+    from vprop.benchmarks.comparison import parse_checkpoint_specs
+
+    for folder in ("run1", "run2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "checkpoint-last.pth").write_bytes(b"x")
+    a, b = (str(tmp_path / f / "checkpoint-last.pth") for f in ("run1", "run2"))
+    assert parse_checkpoint_specs([f"cropmae={a}", f"siammae={b}", "random"]) == [
+        ("cropmae", a), ("siammae", b), ("random-init", None)]
+    assert parse_checkpoint_specs([a, b, "zoo:dino_vits16"]) == [
+        ("checkpoint-last.pth", a), ("checkpoint-last.pth-2", b), ("zoo-dino_vits16",
+                                                                   "zoo:dino_vits16")]
+    odd = tmp_path / "lr=0.1.pth"  # an existing file is never split at '='
+    odd.write_bytes(b"x")
+    assert parse_checkpoint_specs([str(odd)]) == [("lr=0.1.pth", str(odd))]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("a={missing}", "checkpoint not found"),
+    ("../x={file}", "must be a plain name"),
+    ("={file}", "must be a plain name"),
+])
+def test_bad_name_specs_are_one_line_errors(tmp_path, spec, message):
+    (tmp_path / "f.pth").write_bytes(b"x")
+    spec = spec.format(missing=tmp_path / "nope.pth", file=tmp_path / "f.pth")
+    result = CliRunner().invoke(main, ["compare", spec, "--no-progress"])
+    assert result.exit_code == 2 and message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_models_lists_the_zoo_and_timm_names():
+    result = CliRunner().invoke(main, ["models"])
+    assert result.exit_code == 0, result.output
+    assert "zoo:dino_vits16" in result.output and "dino_deitsmall16_pretrain.pth" in result.output
+    assert "J&F 61.8" in result.output and "zoo:crw" in result.output
+    listed = CliRunner().invoke(main, ["models", "--timm", "*reg4_dinov2"]).output.split()
+    assert "vit_small_patch14_reg4_dinov2" in listed
+    formats = CliRunner().invoke(main, ["models", "--formats"]).output
+    assert "lightning" in formats and "dinov2" in formats and "crw" in formats
