@@ -140,6 +140,8 @@ def propagate_grid_labels(
     preset: Preset,
     input_size: tuple[int, int],
     settings: EngineSettings,
+    frame_paths: Sequence[Path] | None = None,
+    name: str = "",
 ) -> Iterator[torch.Tensor]:
     """Propagate soft labels given on frame 0's feature grid through a video.
 
@@ -151,11 +153,19 @@ def propagate_grid_labels(
         preset: Propagation preset.
         input_size: Backbone input (height, width).
         settings: Device, batch size and dtypes.
+        frame_paths: The frame files, in order; when given, every feature map and every
+            frame's soft labels are checked to be finite, and an error names the frame.
+        name: The sequence / clip / video name, for those errors.
 
     Yields:
         (C, h, w) soft labels per frame (frame 0's are ``first_labels``).
+
+    Raises:
+        VpropError: Non-finite features or soft labels (``frame_paths`` given).
     """
     device = settings.torch_device()
+    if frame_paths is not None:
+        extractor = FiniteFeatures(extractor, frame_paths, name)
     inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
     features = stream_features(
         extractor,
@@ -166,7 +176,41 @@ def propagate_grid_labels(
         autocast_dtype=settings.dtype(settings.autocast),
     )
     propagator = LabelPropagator(preset, screen=settings.affinity == "screened")
-    yield from propagator.run(features, first_labels.to(device))
+    soft_maps = propagator.run(features, first_labels.to(device))
+    if frame_paths is None:
+        yield from soft_maps
+        return
+    for path, soft in zip(frame_paths, soft_maps):
+        if not bool(torch.isfinite(soft).all()):
+            raise VpropError(f"{name}: soft labels of frame {path.name} are not finite (NaN or "
+                             "inf); check --temperature and the checkpoint's weights", path)
+        yield soft
+
+
+class FiniteFeatures:
+    """Wrap an extractor so that a non-finite feature map stops the run, naming its frame.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, h, w) features.
+        frame_paths: The frames fed to it, in order (one call per consecutive batch).
+        name: Sequence / clip / video name for the message.
+    """
+
+    def __init__(self, extractor: Callable[[torch.Tensor], torch.Tensor],
+                 frame_paths: Sequence[Path], name: str) -> None:
+        self.extractor, self.frame_paths, self.name, self.seen = extractor, frame_paths, name, 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Run the extractor and check its output frame by frame."""
+        feats = self.extractor(images)
+        finite = torch.isfinite(feats).flatten(1).all(dim=1)  # (B,)
+        if not bool(finite.all()):
+            index = self.seen + int((~finite).nonzero()[0])
+            path = self.frame_paths[min(index, len(self.frame_paths) - 1)]
+            raise VpropError(f"{self.name}: the backbone's features of frame {path.name} are not "
+                             "finite (NaN or inf); check the checkpoint's weights and --amp", path)
+        self.seen += images.shape[0]
+        return feats
 
 
 def propagate_video(
@@ -178,6 +222,8 @@ def propagate_video(
     input_size: tuple[int, int],
     patch_size: int,
     settings: EngineSettings,
+    frame_paths: Sequence[Path] | None = None,
+    name: str = "",
 ) -> Iterator[torch.Tensor]:
     """Propagate frame 0's label map (DAVIS objects, VIP parts) through a video.
 
@@ -190,6 +236,9 @@ def propagate_video(
         input_size: Backbone input (height, width), multiples of ``patch_size``.
         patch_size: Backbone patch size.
         settings: Device, batch size and dtypes.
+        frame_paths: Frame files, to check features and soft labels (see
+            :func:`propagate_grid_labels`).
+        name: Sequence name for those errors.
 
     Yields:
         (C, h, w) soft labels on the feature grid, one per frame (frame 0's from its labels).
@@ -198,4 +247,5 @@ def propagate_video(
     labels = first_frame_labels(
         first_channels, num_labels, input_size, grid, preset.label_downsample
     )
-    yield from propagate_grid_labels(extractor, frames, labels, preset, input_size, settings)
+    yield from propagate_grid_labels(extractor, frames, labels, preset, input_size, settings,
+                                     frame_paths, name)

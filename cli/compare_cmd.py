@@ -14,6 +14,7 @@ from vprop.benchmarks.comparison import (
     to_markdown,
 )
 from vprop.cli.options import backbone_options, propagation_options, run_evaluation
+from vprop.safety import RunLock, check_inside, check_outside_dataset
 from vprop.utils import atomic_write_bytes
 
 
@@ -34,14 +35,18 @@ def command(checkpoints: tuple[str, ...], out: Path | None, **options: object) -
     runs = parse_checkpoint_specs(checkpoints)
     names = [name for name, _ in runs]
     payloads = []
-    for name, ckpt in runs:
-        click.secho(f"== {name}", bold=True)
-        payloads.append(run_evaluation(task, None if ckpt is None else Path(ckpt),
-                                       out / name, options))
-    header, rows = comparison_rows(names, payloads)
-    markdown = to_markdown(header, rows)
-    atomic_write_bytes(out / "comparison.md", markdown.encode())
-    atomic_write_bytes(out / "comparison.csv", to_csv(header, rows).encode())
+    if options["data_root"] is not None:
+        check_outside_dataset(out, options["data_root"])
+    with RunLock(out):
+        for name, ckpt in runs:
+            click.secho(f"== {name}", bold=True)
+            run_dir = check_inside(out / name, out)
+            payloads.append(run_evaluation(task, None if ckpt is None else Path(ckpt),
+                                           run_dir, options))
+        header, rows = comparison_rows(names, payloads)
+        markdown = to_markdown(header, rows)
+        atomic_write_bytes(out / "comparison.md", markdown.encode())
+        atomic_write_bytes(out / "comparison.csv", to_csv(header, rows).encode())
     click.echo(f"\n{task} comparison" + (" (SYNTHETIC sample)" if payloads[0]["synthetic"] else ""))
     click.echo(markdown)
     click.echo(f"table written to {out / 'comparison.md'} and {out / 'comparison.csv'}")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from vprop.errors import VpropError
+from vprop.cli.errors import user_error_message
 
 # name -> module of vprop.cli holding a click command called ``command``.
 _COMMANDS = {
@@ -45,12 +45,21 @@ class LazyGroup(click.Group):
 class _MainGroup(LazyGroup):
     modules = _COMMANDS
 
-    def invoke(self, ctx: click.Context):  # noqa: D102 - click API
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D102 - click API
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
         try:
-            return super().invoke(ctx)
-        except VpropError as error:
-            click.echo(f"error: {error}", err=True)
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except Exception as error:  # noqa: BLE001 - mapped to one line, or re-raised (a bug)
+            message = user_error_message(error)
+            if message is None:
+                raise
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 @click.group(cls=_MainGroup)

@@ -13,6 +13,12 @@ from vprop.benchmarks.pipeline import AFFINITY_MODES, EngineSettings
 from vprop.benchmarks.sizes import parse_size
 from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
 from vprop.propagation import PRESETS, get_preset
+from vprop.safety import (
+    POSITIVE,
+    RunLock,
+    check_outside_dataset,
+    remove_stale_temporaries,
+)
 from vprop.utils import atomic_write_json, package_versions
 
 
@@ -48,10 +54,12 @@ propagation_options = _compose(
                       "SYNTHETIC sample."),
     click.option("--preset", type=click.Choice(sorted(PRESETS)), default="cropmae",
                  show_default=True, help="Propagation preset (paper settings)."),
-    click.option("--topk", type=int, default=None, help="Override the preset's top-k."),
-    click.option("--temperature", type=float, default=None, help="Override the temperature."),
-    click.option("--radius", type=float, default=None, help="Override the neighbourhood radius."),
-    click.option("--context", type=int, default=None,
+    click.option("--topk", type=click.IntRange(min=1), default=None,
+                 help="Override the preset's top-k."),
+    click.option("--temperature", type=POSITIVE, default=None, help="Override the temperature."),
+    click.option("--radius", type=POSITIVE, default=None,
+                 help="Override the neighbourhood radius."),
+    click.option("--context", type=click.IntRange(min=0), default=None,
                  help="Override the number of context frames."),
     click.option("--size", default=None,
                  help="Override the backbone input size, HxW (e.g. 480x880)."),
@@ -118,9 +126,18 @@ def run_evaluation(
     Returns:
         The results payload (also written to ``results.json``).
     """
+    if options["data_root"] is not None:
+        check_outside_dataset(out_dir, options["data_root"])
+    with RunLock(out_dir):  # one live run per folder: concurrent runs cannot mix outputs
+        remove_stale_temporaries(out_dir)
+        return _evaluate(task_name, ckpt, out_dir, options)
+
+
+def _evaluate(
+    task_name: str, ckpt: Path | None, out_dir: Path, options: dict[str, Any]
+) -> dict[str, Any]:
     from vprop.checkpoints import load_backbone
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     request = build_request(task_name, out_dir, options)
     if ckpt is None:
         click.secho(
@@ -139,7 +156,7 @@ def run_evaluation(
         "task": task_name,
         "synthetic": request.synthetic,
         "random_init": ckpt is None,
-        **{key: value for key, value in result.items() if key != "table"},
+        **{key: value for key, value in result.items() if key not in ("table", "warnings")},
         "config": {
             "data_root": str(request.data_root),
             "out_dir": str(out_dir),
@@ -158,6 +175,8 @@ def run_evaluation(
         "wall_seconds": time.perf_counter() - start,
     }
     atomic_write_json(out_dir / "results.json", payload)
+    for warning in result.get("warnings", []):
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     click.echo(result.get("table", ""))
     if request.synthetic:
         click.secho("(SYNTHETIC sample: not a benchmark result)", fg="yellow", err=True)

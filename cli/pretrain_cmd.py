@@ -13,11 +13,12 @@ import click
 from vprop.cropmae.config import METHODS, PRECISIONS, TrainConfig
 from vprop.cropmae.crops import CROP_STRATEGIES
 from vprop.cropmae.sources import DATA_FORMATS
+from vprop.safety import FINITE
 
 _D = TrainConfig()
 
 
-def _pair(kind: type):
+def _pair(kind):
     return click.Tuple([kind, kind])
 
 
@@ -37,24 +38,24 @@ def _pair(kind: type):
               help="Checkpoints, config.json, log.jsonl, train.log, reconstructions/.")
 @click.option("--arch", default=_D.arch, show_default=True, help="ViT (timm name, alias).")
 @click.option("--img-size", type=int, default=_D.img_size, show_default=True)
-@click.option("--mask-ratio", type=float, default=None,
+@click.option("--mask-ratio", type=FINITE, default=None,
               help="Masked fraction of view 2 [default: 0.985 cropmae, 0.95 siammae].")
 @click.option("--decoder-dim", type=int, default=_D.decoder_dim, show_default=True)
 @click.option("--decoder-depth", type=int, default=_D.decoder_depth, show_default=True)
 @click.option("--decoder-heads", type=int, default=_D.decoder_heads, show_default=True)
 @click.option("--decoder-ffn-dim", type=int, default=_D.decoder_ffn_dim, show_default=True)
-@click.option("--decoder-dropout", type=float, default=_D.decoder_dropout, show_default=True)
+@click.option("--decoder-dropout", type=FINITE, default=_D.decoder_dropout, show_default=True)
 @click.option("--norm-pix-loss/--no-norm-pix-loss", default=_D.norm_pix_loss, show_default=True,
               help="Regress per-patch normalised pixels.")
 @click.option("--crop-strategy", type=click.Choice(CROP_STRATEGIES), default=_D.crop_strategy,
               show_default=True, help="CropMAE view relation (paper Fig. 2).")
-@click.option("--global-scale", type=_pair(float), default=None,
+@click.option("--global-scale", type=_pair(FINITE), default=None,
               help="Area range of the global crop (SiamMAE: the shared crop) [default: "
                    "0.1 1.0 on images, 0.5 1.0 on video frames].")
-@click.option("--local-scale", type=_pair(float), default=_D.local_scale, show_default=True,
+@click.option("--local-scale", type=_pair(FINITE), default=_D.local_scale, show_default=True,
               help="Area range of the local crop, relative to the global view.")
-@click.option("--aspect-ratio", type=_pair(float), default=_D.aspect_ratio, show_default=True)
-@click.option("--flip-p", type=float, default=_D.flip_p, show_default=True,
+@click.option("--aspect-ratio", type=_pair(FINITE), default=_D.aspect_ratio, show_default=True)
+@click.option("--flip-p", type=FINITE, default=_D.flip_p, show_default=True,
               help="Horizontal flip probability (per view for CropMAE, shared for SiamMAE).")
 @click.option("--color-jitter", is_flag=True, help="Colour jitter on view 1 (ablation).")
 @click.option("--gaussian-blur", is_flag=True, help="Gaussian blur on view 1 (ablation).")
@@ -69,15 +70,15 @@ def _pair(kind: type):
               help="Per process; paper: 128 x 16 GPUs = 2048.")
 @click.option("--accum-iter", type=int, default=_D.accum_iter, show_default=True,
               help="Gradient accumulation steps.")
-@click.option("--blr", type=float, default=_D.blr, show_default=True,
+@click.option("--blr", type=FINITE, default=_D.blr, show_default=True,
               help="Base lr; lr = blr x global batch / 256.")
-@click.option("--lr", type=float, default=None, help="Absolute lr (overrides --blr).")
-@click.option("--min-lr", type=float, default=_D.min_lr, show_default=True)
-@click.option("--warmup-epochs", type=float, default=None,
+@click.option("--lr", type=FINITE, default=None, help="Absolute lr (overrides --blr).")
+@click.option("--min-lr", type=FINITE, default=_D.min_lr, show_default=True)
+@click.option("--warmup-epochs", type=FINITE, default=None,
               help="Linear warmup length [default: 5% of --epochs].")
-@click.option("--weight-decay", type=float, default=_D.weight_decay, show_default=True)
-@click.option("--betas", type=_pair(float), default=_D.betas, show_default=True)
-@click.option("--clip-grad", type=float, default=None, help="Clip the gradient norm.")
+@click.option("--weight-decay", type=FINITE, default=_D.weight_decay, show_default=True)
+@click.option("--betas", type=_pair(FINITE), default=_D.betas, show_default=True)
+@click.option("--clip-grad", type=FINITE, default=None, help="Clip the gradient norm.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default=_D.precision,
               show_default=True, help="auto: bf16 (else fp16) autocast on GPU, fp32 on CPU.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")

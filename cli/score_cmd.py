@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vprop.errors import VpropError
+from vprop.safety import check_outside_dataset
 from vprop.utils import json_safe
 
 SUPPORTED_TASKS = ("davis",)
@@ -68,9 +69,13 @@ def command(
     names = None
     if sequences is not None:
         names = [name.strip() for name in sequences.split(",") if name.strip()]
-    scores = score_davis(data_root, results, sequences=names, imageset=imageset, progress=progress)
-
     out_dir = out if out is not None else _default_out(results)
+    check_outside_dataset(out_dir, data_root, "--out" if out is not None else "--results")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VpropError("exists and is not a folder", out_dir)
+    scores = score_davis(data_root, results, sequences=names, imageset=imageset, progress=progress)
+    for warning in scores["warnings"]:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     split = Path(imageset).stem
     csv_paths = write_csv_reports(scores, out_dir, split=split)
     json_path = out_dir / "scores.json"
@@ -84,6 +89,7 @@ def command(
                 "imageset": imageset,
                 "global": scores["global"],
                 "per_object": scores["per_object"],
+                "excluded": scores["excluded"],
                 "versions": package_versions(),
             }
         ),

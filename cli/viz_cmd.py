@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from vprop.safety import FINITE
+
 
 @click.group(name="viz")
 def command() -> None:
@@ -23,7 +25,7 @@ def command() -> None:
               help="Columns (samples).")
 @click.option("--epoch", type=int, default=0, show_default=True,
               help="Draw the crops/masks of this epoch (changes the samples).")
-@click.option("--mask-ratio", type=float, default=None,
+@click.option("--mask-ratio", type=FINITE, default=None,
               help="Override the checkpoint's mask ratio.")
 @click.option("--crop-strategy", default=None, help="Override the checkpoint's crop strategy.")
 @click.option("--device", default="cpu", show_default=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from vprop.errors import VpropError
+from vprop.safety import honour_umask
 
 FORMAT_TAG = "vprop-pretrain"
 FORMAT_VERSION = 1
@@ -97,15 +99,55 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        honour_umask(fd)  # mkstemp creates 0600; checkpoints are shared like any other file
+        _write_payload(fd, payload, path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_payload(fd: int, payload: dict[str, Any], path: Path) -> None:
+    """torch.save into ``fd`` and fsync; any OSError (no space, ...) names ``path``."""
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            handle = _RecordingWriter(raw, path)
+            try:
+                torch.save(payload, handle)
+            except RuntimeError:
+                if handle.error is not None:  # torch may wrap the OSError in a RuntimeError
+                    raise handle.error from None
+                raise
+            raw.flush()
+            os.fsync(raw.fileno())
+    except OSError as error:
+        if error.filename is None:
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+        raise
+
+
+class _RecordingWriter:
+    """A binary file wrapper that remembers the OSError of a failed write, naming ``path``."""
+
+    def __init__(self, raw, path: Path) -> None:
+        self.raw, self.path, self.error = raw, path, None
+
+    def write(self, data) -> int:
+        """Write through; on failure keep an OSError that names the checkpoint."""
+        try:
+            return self.raw.write(data)
+        except OSError as error:
+            self.error = OSError(error.errno, error.strerror or str(error), str(self.path))
+            raise
+
+    def flush(self) -> None:
+        """Flush the underlying file."""
+        try:
+            self.raw.flush()
+        except OSError as error:
+            self.error = OSError(error.errno, error.strerror or str(error), str(self.path))
+            raise
 
 
 def build_payload(*, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -139,11 +181,22 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch raises many kinds on bad files
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise VpropError(f"cannot read checkpoint ({first})", path) from error
+        raise VpropError(_load_failure(str(error) or type(error).__name__), path) from None
     meta = payload.get("vprop") if isinstance(payload, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_TAG:
         raise VpropError("not a vprop pretraining checkpoint (no 'vprop' format tag)", path)
     if meta.get("version") != FORMAT_VERSION:
         raise VpropError(f"unsupported checkpoint version {meta.get('version')}", path)
     return payload
+
+
+def _load_failure(text: str) -> str:
+    """The one-line reason for a checkpoint that torch.load refused or could not read."""
+    found = re.search(r"GLOBAL (\S+)", text)
+    if found and "weights only load failed" in text.lower():
+        return (f"refusing to unpickle a non-tensor object ({found.group(1)}): vprop "
+                "pretraining checkpoints hold tensors only, and unpickling other objects can run "
+                "code from the file")
+    detail = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
+    first = detail.group(1) if detail else (text.strip().splitlines() or ["unknown error"])[0]
+    return f"cannot read checkpoint (corrupt or not a checkpoint: {first.strip()[:200]})"

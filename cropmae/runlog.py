@@ -11,6 +11,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from vprop.utils import atomic_write_bytes
+
 
 class RunLog:
     """Progress bar + ``log.jsonl`` + ``train.log`` in the output folder; silent off rank 0.
@@ -29,6 +31,8 @@ class RunLog:
         self.jsonl = output_dir / "log.jsonl"
         self.text = output_dir / "train.log"
         self.bar = None
+        if enabled:
+            truncate_log(self.jsonl, start_step)
         if enabled and progress:
             self.bar = tqdm(total=total_steps, initial=start_step, unit="step",
                             dynamic_ncols=True, file=sys.stderr)
@@ -68,3 +72,30 @@ class RunLog:
         """Close the bar."""
         if self.bar is not None:
             self.bar.close()
+
+
+def truncate_log(path: Path, step: int) -> int:
+    """Keep only the records of ``log.jsonl`` up to ``step`` (a resumed run rewrites the rest).
+
+    Records after the checkpoint a run resumes from were written by the interrupted run and
+    will be written again; a torn last line (killed mid-write) is dropped as well.
+
+    Returns:
+        The number of records dropped.
+    """
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            dropped += 1
+            continue
+        if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        atomic_write_bytes(path, "".join(f"{line}\n" for line in kept).encode())
+    return dropped

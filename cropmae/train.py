@@ -32,6 +32,7 @@ from vprop.cropmae.runlog import RunLog
 from vprop.cropmae.schedule import lr_at, scaled_lr, warmup_steps_for
 from vprop.cropmae.sources import discover
 from vprop.errors import VpropError
+from vprop.safety import RunLock, remove_stale_temporaries
 from vprop.utils import atomic_write_json, package_versions
 
 LAST_CHECKPOINT = "checkpoint-last.pth"
@@ -61,9 +62,15 @@ def run_pretraining(config: TrainConfig) -> TrainResult:
         VpropError: Bad data path, unreadable checkpoint, unusable options.
     """
     env = dist_utils.setup(config.device, timeout_minutes=240 if config.eval_davis else 30)
+    lock = None
     try:
+        if env.is_main:  # one live run per output folder; stale temporaries go under the lock
+            lock = RunLock(config.output_dir, "--output-dir")
+            remove_stale_temporaries(config.output_dir)
         return Trainer(config, env).run()
     finally:
+        if lock is not None:
+            lock.release()
         dist_utils.cleanup()
 
 
@@ -148,11 +155,21 @@ class Trainer:
         self.skipped_total = 0  # summed over ranks at each log line
 
     def _resume_path(self, config: TrainConfig) -> Path | None:
+        """The checkpoint to continue from; never silently restarts over an earlier run.
+
+        ``--resume auto`` takes ``checkpoint-last.pth``, else the latest numbered epoch
+        checkpoint, else starts from step 0 (nothing saved yet). Without ``--resume``, a folder
+        holding checkpoints is refused rather than overwritten.
+        """
+        saved = saved_checkpoints(Path(config.output_dir))
         if not config.resume:
+            if saved:
+                raise VpropError(f"holds checkpoints of an earlier run ({saved[0].name}); pass "
+                                 "--resume auto to continue it, or choose another --output-dir",
+                                 config.output_dir)
             return None
         if config.resume == "auto":
-            path = Path(config.output_dir) / LAST_CHECKPOINT
-            return path if path.is_file() else None
+            return saved[0] if saved else None
         return Path(config.resume)
 
     def _restore(self, path: Path) -> None:
@@ -345,6 +362,17 @@ class _Window:
         self.loss_sum = self.loss_sum + loss.float()
         self.loss_count += 1
         self.samples += samples
+
+
+def saved_checkpoints(folder: Path) -> list[Path]:
+    """Resumable checkpoints in ``folder``, best first: last, then epochs newest first."""
+    numbered = []
+    for path in folder.glob("checkpoint-*.pth"):
+        stem = path.stem.removeprefix("checkpoint-")
+        if stem.isdigit() and path.is_file():
+            numbered.append((int(stem), path))
+    last = folder / LAST_CHECKPOINT
+    return ([last] if last.is_file() else []) + [path for _, path in sorted(numbered, reverse=True)]
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -21,8 +21,25 @@ class VpropError(Exception):
             message: What is wrong, in one line.
             path: The offending file or folder, prepended to the message when given.
         """
-        text = " ".join(str(message).split())
+        text = " ".join(_from_worker(str(message)).split())
         if path is not None:
             text = f"{path}: {text}"
         super().__init__(text)
         self.path = None if path is None else Path(path)
+
+
+_WORKER_MARK = "Original Traceback (most recent call last):"
+
+
+def _from_worker(message: str) -> str:
+    """The message of an error re-raised by a DataLoader worker, without its traceback.
+
+    PyTorch re-raises a worker's exception as ``type("Caught X in DataLoader worker process
+    N. Original Traceback ... <module>.X: <message>")`` over several lines; only
+    ``<message>`` is kept.
+    """
+    if _WORKER_MARK not in message:
+        return message
+    last = message.rstrip().splitlines()[-1]
+    _, found, text = last.partition("VpropError: ")
+    return text if found else last

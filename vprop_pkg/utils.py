@@ -12,6 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from vprop.safety import honour_umask
+
 _REPORTED_PACKAGES = (
     "vprop", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow",
     "opencv-python-headless", "av",
@@ -33,6 +35,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        honour_umask(fd)  # mkstemp creates 0600; results are shared like any other file
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)

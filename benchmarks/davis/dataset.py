@@ -9,6 +9,7 @@ import numpy as np
 
 from vprop.benchmarks.io import image_size, read_indexed_png
 from vprop.errors import VpropError
+from vprop.safety import check_inside, check_names, ordered_frames
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,40 @@ class DavisSequence:
 
 
 def read_imageset(root: Path, imageset: str) -> list[str]:
-    """Read sequence names from ``ImageSets/<imageset>`` (e.g. ``2017/val.txt``)."""
-    path = root / "ImageSets" / imageset
+    """Read sequence names from ``ImageSets/<imageset>`` (e.g. ``2017/val.txt``).
+
+    Raises:
+        VpropError: Missing or unreadable list, or a line that is not a single folder name.
+    """
+    path = check_inside(root / "ImageSets" / imageset, root / "ImageSets", "--imageset")
     if not path.is_file():
         raise VpropError("DAVIS image-set list not found", path)
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise VpropError(f"cannot read the image-set list ({error})", path) from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    return check_names(names, "sequence", path)
+
+
+def sequence_frames(root: Path, name: str, resolution: str = "480p") -> tuple[Path, ...]:
+    """The JPEG frames of a sequence in natural order, checked against its annotations.
+
+    Raises:
+        VpropError: No frames, frames that cannot be ordered, a gap in the numbering, or an
+            annotation whose JPEG is missing (naming the missing JPEG).
+    """
+    frame_dir = root / "JPEGImages" / resolution / name
+    frames = ordered_frames(frame_dir.glob("*.jpg"), frame_dir, ".jpg")
+    if not frames:
+        raise VpropError("no .jpg frames in the sequence folder", frame_dir)
+    stems = {frame.stem for frame in frames}
+    label_dir = root / "Annotations" / resolution / name
+    for label in sorted(label_dir.glob("*.png")):
+        if label.stem not in stems:
+            raise VpropError(f"frame missing: the annotation {label.name} has no JPEG",
+                             frame_dir / f"{label.stem}.jpg")
+    return frames
 
 
 def load_sequence(root: Path, name: str, resolution: str = "480p") -> DavisSequence:
@@ -58,9 +88,7 @@ def load_sequence(root: Path, name: str, resolution: str = "480p") -> DavisSeque
     frame_dir = root / "JPEGImages" / resolution / name
     if not frame_dir.is_dir():
         raise VpropError(f"sequence {name!r} not found", frame_dir)
-    frames = tuple(sorted(frame_dir.glob("*.jpg")))
-    if not frames:
-        raise VpropError("no .jpg frames in the sequence folder", frame_dir)
+    frames = sequence_frames(root, name, resolution)
     annotation = root / "Annotations" / resolution / name / f"{frames[0].stem}.png"
     if not annotation.is_file():
         raise VpropError("first-frame annotation not found", annotation)
@@ -84,5 +112,6 @@ def load_sequences(
     """Load and check every requested sequence (all of the image set by default)."""
     if not root.is_dir():
         raise VpropError("DAVIS root folder not found", root)
-    names = sequences if sequences else read_imageset(root, imageset)
+    names = check_names(sequences, "sequence", "--sequences") if sequences else read_imageset(
+        root, imageset)
     return [load_sequence(root, name, resolution) for name in names]

@@ -29,8 +29,13 @@ from vprop.benchmarks.davis.metrics import (
 )
 from vprop.benchmarks.io import read_indexed_png
 from vprop.errors import VpropError
+from vprop.safety import check_names, ordered_frames
 
 VOID_LABEL = 255
+# Fewer annotated frames leave nothing between the unscored first and last frame. The official
+# evaluator then gives the sequence's objects NaN statistics, and its global mean becomes NaN;
+# vprop leaves such a sequence out of the global figures, with a warning.
+MIN_FRAMES = 3
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -111,9 +116,14 @@ def score_sequence(gt_masks: np.ndarray, pred_masks: np.ndarray) -> dict[int, di
 
 
 def ground_truth_files(davis_root: str | Path, sequence: str) -> list[Path]:
-    """The sorted annotation files of a sequence (``Annotations/480p/<seq>/*.png``)."""
+    """The annotation files of a sequence (``Annotations/480p/<seq>/*.png``), natural order.
+
+    Zero-padded names (the DAVIS layout) sort as the official evaluator sorts them; numbered
+    names without padding (``0.png ... 11.png``) are put in numeric order, and a gap in the
+    numbering is an error naming the missing file.
+    """
     folder = Path(davis_root) / "Annotations" / "480p" / sequence
-    files = sorted(folder.glob("*.png"))
+    files = list(ordered_frames(folder.glob("*.png"), folder, ".png"))
     if not files:
         raise VpropError("no ground-truth annotations (*.png) found", folder)
     return files
@@ -250,27 +260,48 @@ def score_davis(
 
     Returns:
         {"global": {GLOBAL_KEYS...}, "per_object": {"<seq>_<id>": {OBJECT_KEYS...}},
-        "per_frame": {"<seq>_<id>": {"frames": names, "J": [...], "F": [...]}}}.
+        "per_frame": {"<seq>_<id>": {"frames": names, "J": [...], "F": [...]}},
+        "excluded": {seq: reason}, "warnings": [lines]}; a sequence with fewer than
+        ``MIN_FRAMES`` annotated frames has nothing to score and is listed in ``excluded``.
 
     Raises:
         VpropError: Missing or unreadable file, missing sequence, size mismatch, or a
             prediction with more objects than the ground truth; the message names the file.
     """
-    names = list(sequences) if sequences is not None else read_imageset(Path(davis_root), imageset)
+    if sequences is not None:
+        names = check_names(sequences, "sequence", "--sequences")
+    else:
+        names = read_imageset(Path(davis_root), imageset)
     if not names:
         raise VpropError("no sequences to score")
     source = _open_predictions(results_dir)
 
     per_object: dict[str, dict[str, float]] = {}
     per_frame: dict[str, dict[str, list]] = {}
+    excluded: dict[str, str] = {}
     for sequence in tqdm(names, desc="DAVIS", unit="seq", disable=None if progress else True):
+        count = len(ground_truth_files(davis_root, sequence))
+        if count < MIN_FRAMES:
+            excluded[sequence] = (f"{count} annotated frame(s): the first and the last frame are "
+                                  "never scored, so no frame is left")
+            continue
         scored_frames, objects = _score_sequence_streamed(source, davis_root, sequence)
         for object_id, scores in objects.items():
             name = f"{sequence}_{object_id}"
             per_object[name] = {key: scores[key] for key in OBJECT_KEYS}
             per_frame[name] = {"frames": scored_frames, "J": scores["J"], "F": scores["F"]}
 
-    return {"global": global_scores(per_object), "per_object": per_object, "per_frame": per_frame}
+    if not per_object:
+        raise VpropError(f"no sequence has a frame to score (each needs at least {MIN_FRAMES} "
+                         f"annotated frames): {', '.join(excluded)}", Path(davis_root))
+    return {"global": global_scores(per_object), "per_object": per_object, "per_frame": per_frame,
+            "excluded": excluded, "warnings": excluded_warnings(excluded)}
+
+
+def excluded_warnings(excluded: Mapping[str, str]) -> list[str]:
+    """One warning line per sequence left out of the global figures."""
+    return [f"sequence {name} excluded from the global figures: {why}"
+            for name, why in excluded.items()]
 
 
 def global_scores(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, float]:

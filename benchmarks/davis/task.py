@@ -28,6 +28,7 @@ from vprop.benchmarks.tasks import (
     timing,
 )
 from vprop.propagation import Preset, decode_labels
+from vprop.safety import check_inside
 
 VOID = 255
 
@@ -99,6 +100,8 @@ def predict_sequence(
         size,
         extractor.stride,
         request.settings,
+        sequence.frames,
+        sequence.name,
     )
     names = sequence.frame_names()
     bar = tqdm(
@@ -136,6 +139,7 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
         size = input_size(request.preset, sequence.size, extractor.stride, request.size)
         signature = run_signature(extractor, request.preset, size, request.settings)
         marker = done_marker(request.out_dir, sequence.name)
+        check_inside(results_dir / sequence.name, request.out_dir)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
         if not request.overwrite and is_finished(marker, signature, outputs):
             skipped.append(sequence.name)
@@ -152,6 +156,8 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
         "global": scores["global"],
         "per_object": scores["per_object"],
         "sequences": names,
+        "excluded": scores["excluded"],
+        "warnings": scores["warnings"],
         "skipped_finished": skipped,
         "timing": timing(frames, elapsed),
         "table": format_table(scores),

@@ -16,6 +16,7 @@ A clip is named ``<class>/<clip>``. List files (any subset, one clip per line) m
 
 from __future__ import annotations
 
+import glob
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from vprop.benchmarks.io import find_list_file, frame_order, image_size
+from vprop.benchmarks.io import find_list_file, image_size
 from vprop.errors import VpropError
+from vprop.safety import check_name, ordered_frames
 
 FRAMES_DIR = "Rename_Images"
 JOINTS_DIR = "joint_positions"
@@ -118,7 +120,7 @@ def read_joints(path: Path, num_frames: int | None = None) -> np.ndarray:
         (T, J, 2) float64 (x, y) 0-based pixel coordinates (``pos_img - 1``).
 
     Raises:
-        VpropError: Missing/unreadable file, no ``pos_img``, a shape other than 2 x J x T,
+        VpropError: Missing/unreadable file, no ``pos_img``, a shape other than 2 x 15 x T,
             non-finite values, or T different from ``num_frames``.
     """
     if not path.is_file():
@@ -134,6 +136,9 @@ def read_joints(path: Path, num_frames: int | None = None) -> np.ndarray:
     pos = np.asarray(content["pos_img"])
     if pos.ndim != 3 or pos.shape[0] != 2 or not np.issubdtype(pos.dtype, np.number):
         raise VpropError(f"'pos_img' must be numeric 2 x J x T, got shape {pos.shape}", path)
+    if pos.shape[1] != NUM_JOINTS:
+        raise VpropError(f"'pos_img' holds {pos.shape[1]} joints; JHMDB annotations have "
+                         f"{NUM_JOINTS} (PCK over fewer joints is not comparable)", path)
     if not np.all(np.isfinite(pos)):
         raise VpropError("'pos_img' holds non-finite coordinates", path)
     if num_frames is not None and pos.shape[2] != num_frames:
@@ -143,7 +148,7 @@ def read_joints(path: Path, num_frames: int | None = None) -> np.ndarray:
     return np.transpose(pos.astype(np.float64) - 1.0, (2, 1, 0))  # (T, J, 2)
 
 
-def load_clip(root: Path, name: str) -> JhmdbClip:
+def load_clip(root: Path, name: str, source: str | Path = "--sequences") -> JhmdbClip:
     """Locate and check one clip (frames, annotation, matching lengths).
 
     Raises:
@@ -151,11 +156,13 @@ def load_clip(root: Path, name: str) -> JhmdbClip:
             annotation that does not cover exactly the clip's frames.
     """
     if name.count("/") != 1:
-        raise VpropError(f"JHMDB clip names look like <class>/<clip>, got {name!r}")
+        raise VpropError(f"JHMDB clip names look like <class>/<clip>, got {name!r}", source)
+    for part in name.split("/"):
+        check_name(part, "clip", source)
     frame_dir = root / FRAMES_DIR / name
     if not frame_dir.is_dir():
         raise VpropError(f"clip {name!r} not found", frame_dir)
-    frames = tuple(sorted(frame_dir.glob("*.png"), key=frame_order))
+    frames = ordered_frames(frame_dir.glob("*.png"), frame_dir, ".png")
     if not frames:
         raise VpropError("no .png frames in the clip folder", frame_dir)
     annotation = root / JOINTS_DIR / name / JOINTS_FILE
@@ -167,10 +174,11 @@ def _resolve_names(root: Path, requested: list[str]) -> list[str]:
     """Accept ``<class>/<clip>`` or a bare ``<clip>`` (looked up under Rename_Images)."""
     names = []
     for item in requested:
-        if "/" in item.strip("/"):
-            names.append(item.strip("/"))
+        if "/" in item.strip("/") or item in (".", ".."):
+            names.append(item.strip("/") if item not in (".", "..") else item)
             continue
-        matches = sorted((root / FRAMES_DIR).glob(f"*/{item}"))
+        check_name(item, "clip", "--sequences")
+        matches = sorted((root / FRAMES_DIR).glob(f"*/{glob.escape(item)}"))
         if len(matches) != 1:
             raise VpropError(
                 f"clip {item!r} matches {len(matches)} folders; name it <class>/<clip>",
@@ -197,7 +205,9 @@ def load_clips(
     if not root.is_dir():
         raise VpropError("JHMDB root folder not found", root)
     if sequences:
+        source: str | Path = "--sequences"
         names = _resolve_names(root, list(sequences))
     else:
-        names = read_clip_list(split if split is not None else find_clip_list(root))
-    return [load_clip(root, name) for name in names]
+        source = split if split is not None else find_clip_list(root)
+        names = read_clip_list(source)
+    return [load_clip(root, name, source) for name in names]

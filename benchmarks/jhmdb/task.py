@@ -43,6 +43,7 @@ from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, rea
 from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
 from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
 from vprop.propagation import Preset
+from vprop.safety import check_inside
 
 INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
 DECODE_TOPK = {"crw": 3}  # cells averaged per joint; 5 (CropMAE's code) for other presets
@@ -90,7 +91,8 @@ def predict_clip(
     topk = decode_topk(preset)
     frames = read_frames(clip.frames, clip.size)
     xys, visibles = [], []
-    soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings)
+    soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings,
+                                      clip.frames, clip.name)
     for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, leave=False,
                      disable=not settings.progress):
         grid_xy, visible = decode_keypoints(soft, topk)  # (J, 2), (J,)
@@ -155,7 +157,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     distances = []
     skipped, predicted_frames, start = [], 0, time.perf_counter()
     for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
-        path = prediction_path(request.out_dir, clip.name)
+        path = check_inside(prediction_path(request.out_dir, clip.name), request.out_dir)
         names = clip.frame_names()
         keypoints = None
         if not request.overwrite:

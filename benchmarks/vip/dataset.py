@@ -21,6 +21,7 @@ from pathlib import Path
 from vprop.benchmarks.io import find_list_file, frame_order, image_size, read_indexed_png
 from vprop.benchmarks.vip.labels import check_class_ids
 from vprop.errors import VpropError
+from vprop.safety import check_names, ordered_frames
 
 IMAGES_DIR = "Images"
 ANNOTATIONS_DIR = ("Annotations", "Category_ids")
@@ -79,7 +80,7 @@ def read_video_list(path: Path) -> list[str]:
             raise VpropError(f"line {number} names no VIP video: {line.strip()!r}", path)
     if not names:
         raise VpropError("the video list is empty", path)
-    return list(dict.fromkeys(names))
+    return check_names(dict.fromkeys(names), "video", path)
 
 
 def find_video_list(root: Path) -> Path:
@@ -100,7 +101,7 @@ def load_video(root: Path, name: str) -> VipVideo:
         raise VpropError(f"video {name!r} not found", frame_dir)
     if not label_dir.is_dir():
         raise VpropError(f"annotations of video {name!r} not found", label_dir)
-    frames = tuple(sorted(frame_dir.glob("*.jpg"), key=frame_order))
+    frames = ordered_frames(frame_dir.glob("*.jpg"), frame_dir, ".jpg")
     if not frames:
         raise VpropError("no .jpg frames in the video folder", frame_dir)
     stems = {frame.stem for frame in frames}
@@ -129,7 +130,7 @@ def load_videos(
     root = Path(root)
     if not root.is_dir():
         raise VpropError("VIP root folder not found", root)
-    names = list(sequences) if sequences else read_video_list(
+    names = check_names(sequences, "video", "--sequences") if sequences else read_video_list(
         split if split is not None else find_video_list(root)
     )
     return [load_video(root, name) for name in names]

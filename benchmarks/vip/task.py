@@ -38,6 +38,7 @@ from vprop.benchmarks.vip.metrics import NUM_CLASSES, class_iou, confusion_matri
 from vprop.benchmarks.vip.synthetic import make_vip_sample
 from vprop.errors import VpropError
 from vprop.propagation import Preset, decode_labels, resize_ids
+from vprop.safety import check_inside
 
 CLASSES = (
     "background", "hat", "hair", "sun-glasses", "upper-clothes", "dress", "coat", "socks",
@@ -79,7 +80,7 @@ def predict_video(
     channels, classes = first_frame_channels(first_ids)
     frames = read_frames(video.frames, video.size)
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
-                                int(extractor.stride), settings)
+                                int(extractor.stride), settings, video.frames, video.name)
     for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
                             desc=video.name, leave=False, disable=not settings.progress):
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
@@ -148,6 +149,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         input_size = input_size_for(video, request.size, patch)
         signature = run_signature(extractor, request.preset, input_size, request.settings)
         marker = done_marker(out_dir, video.name)
+        check_inside(out_dir / PREDICTIONS_DIR / video.name, out_dir)
         outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
                    for frame in video.frames]
         resumed = not request.overwrite and is_finished(marker, signature, outputs)
