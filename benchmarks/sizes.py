@@ -17,11 +17,11 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     try:
         parts = [int(part) for part in text.lower().split("x")]
     except ValueError:
-        raise VpropError(f"size must look like 480x880, got {text!r}") from None
+        raise VpropError(f"must look like 480x880, got {text!r}", "--size") from None
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or min(parts) <= 0:
-        raise VpropError(f"size must look like 480x880, got {text!r}")
+        raise VpropError(f"must look like 480x880, got {text!r}", "--size")
     return parts[0], parts[1]
 
 
@@ -49,7 +49,7 @@ def check_patch_multiple(size: tuple[int, int], patch: int) -> tuple[int, int]:
     """Raise unless both sides of ``size`` are multiples of the backbone's patch size."""
     if size[0] % patch or size[1] % patch:
         raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch/stride "
-                         f"{patch} of the backbone")
+                         f"{patch} of the backbone", "--size")
     return size
 
 

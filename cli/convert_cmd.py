@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vprop.errors import VpropError
+from vprop.safety import check_outside_dataset
 
 
 @click.command(name="convert")
@@ -49,6 +50,8 @@ def command(source: Path, destination: Path, target: str, palette_from: Path | N
 
     if not source.is_file():
         raise VpropError("expected an RLE JSON file", source)
+    if palette_from is not None:
+        check_outside_dataset(destination, palette_from, "DESTINATION")
     if destination.exists() and not destination.is_dir():
         raise VpropError("destination exists and is not a folder", destination)
     written = rle.write_png_folder(rle.read_rle_json(source), destination, palette_from)

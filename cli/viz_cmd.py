@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from vprop.safety import FINITE
+from vprop.safety import FINITE, check_outside_dataset
 
 
 @click.group(name="viz")
@@ -39,6 +39,8 @@ def recon(ckpt: Path, data: str, out_path: Path, count: int, epoch: int,
     from vprop.cropmae.sources import discover
     from vprop.utils import resolve_device
 
+    if Path(data).is_dir():
+        check_outside_dataset(out_path, data)
     payload = checkpointing.load_checkpoint(ckpt)
     config = TrainConfig.from_json(payload.get("args", {}))
     changes = {"data": data, "resume": None}

@@ -32,7 +32,7 @@ from vprop.cropmae.runlog import RunLog
 from vprop.cropmae.schedule import lr_at, scaled_lr, warmup_steps_for
 from vprop.cropmae.sources import discover
 from vprop.errors import VpropError
-from vprop.safety import RunLock, remove_stale_temporaries
+from vprop.safety import RunLock, check_outside_dataset, remove_stale_temporaries
 from vprop.utils import atomic_write_json, package_versions
 
 LAST_CHECKPOINT = "checkpoint-last.pth"
@@ -65,6 +65,8 @@ def run_pretraining(config: TrainConfig) -> TrainResult:
     lock = None
     try:
         if env.is_main:  # one live run per output folder; stale temporaries go under the lock
+            if Path(config.data).is_dir():
+                check_outside_dataset(config.output_dir, config.data, "--output-dir")
             lock = RunLock(config.output_dir, "--output-dir")
             remove_stale_temporaries(config.output_dir)
         return Trainer(config, env).run()

@@ -25,6 +25,7 @@ from pycocotools import mask as mask_utils
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.errors import VpropError
+from vprop.safety import check_name
 from vprop.utils import atomic_write_bytes
 
 FORMAT_NAME = "vprop-davis-rle"
@@ -286,13 +287,15 @@ def write_png_folder(
     palette_root = None if palette_from is None else Path(palette_from)
     if palette_root is not None and not (palette_root / "Annotations").is_dir():
         raise VpropError("no Annotations folder here to copy palettes from", palette_root)
+    source = getattr(id_maps, "origin", None) or "the RLE data"
+    for sequence, frames in id_maps.items():  # every name checked before anything is written
+        check_name(sequence, "sequence", source)
+        for frame in frames:
+            check_name(frame, "frame", source)
     written = 0
     for sequence, frames in id_maps.items():
         palette = _palette_for(palette_root, sequence)
         for frame in frames:
-            for name in (sequence, frame):
-                if name in ("", ".", "..") or Path(name).name != name:
-                    raise VpropError(f"unsafe sequence/frame name {name!r} in the RLE data")
             write_indexed_png(out_dir / sequence / f"{frame}.png", frames[frame], palette)
             written += 1
     return written

@@ -137,7 +137,8 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     progress = request.settings.progress
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
         size = input_size(request.preset, sequence.size, extractor.stride, request.size)
-        signature = run_signature(extractor, request.preset, size, request.settings)
+        signature = run_signature(extractor, request.preset, size, request.settings,
+                                  data_root=str(Path(request.data_root).resolve()))
         marker = done_marker(request.out_dir, sequence.name)
         check_inside(results_dir / sequence.name, request.out_dir)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]

@@ -152,6 +152,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
                   else fit_to_stride(INPUT_SIZE, patch))
     grid = (input_size[0] // patch, input_size[1] // patch)
     signature = run_signature(extractor, request.preset, input_size, request.settings,
+                              data_root=str(Path(request.data_root).resolve()),
                               decode_topk=decode_topk(request.preset))
     per_clip: dict[str, Any] = {}
     distances = []

@@ -147,7 +147,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     skipped, predicted_frames, start = [], 0, time.perf_counter()
     for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
         input_size = input_size_for(video, request.size, patch)
-        signature = run_signature(extractor, request.preset, input_size, request.settings)
+        signature = run_signature(extractor, request.preset, input_size, request.settings,
+                                  data_root=str(Path(request.data_root).resolve()))
         marker = done_marker(out_dir, video.name)
         check_inside(out_dir / PREDICTIONS_DIR / video.name, out_dir)
         outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
