@@ -188,6 +188,7 @@ class RunLock:
         self.folder = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise VpropError("exists and is not a folder", self.folder)
+        self._created = _missing_parents(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / LOCK_FILE
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -206,17 +207,39 @@ class RunLock:
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
-        """Release the lock (also released when the process exits)."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        """Release the lock (also released when the process exits).
+
+        Folders the lock created are removed again when nothing but the lock file was put in
+        them (a run refused before writing anything leaves no trace).
+        """
+        if self._fd is None:
+            return
+        if self._created and [p.name for p in self.folder.iterdir()] == [LOCK_FILE]:
+            self.path.unlink(missing_ok=True)
+            for folder in self._created:  # deepest first; stops at the first non-empty one
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
 
     def __enter__(self) -> RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """``folder`` and its missing ancestors, deepest first (what ``mkdir -p`` would create)."""
+    missing = []
+    for path in [folder, *folder.parents]:
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
 
 
 def remove_stale_temporaries(folder: str | Path, pattern: str = "**/.*.tmp") -> list[Path]:

@@ -74,9 +74,18 @@ class Guard:
 
 
 def refused(guard: Guard, names: str | Iterable[str], *args: str) -> str:
-    """Invoke vprop, check the refusal and that ``guard``'s trees did not change."""
+    """Invoke vprop, check the refusal and that ``guard``'s trees did not change.
+
+    With ``VPROP_BAD_INPUT_LOG`` set, appends ``<test id> | <error line>`` to that file (the
+    table of cases in the closing note is made this way).
+    """
     line = assert_refused(invoke(*args), names)
     guard.check()
+    log = os.environ.get("VPROP_BAD_INPUT_LOG")
+    if log:
+        test = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0].split("::")[-1]
+        with open(log, "a") as handle:
+            handle.write(f"{test} | {line}\n")
     return line
 
 

@@ -102,6 +102,7 @@ def test_resume_from_junk(world, tmp_path):
 def test_missing_data(world, tmp_path):
     refused(_guard(world), str(tmp_path / "none"), "pretrain", "--data", str(tmp_path / "none"),
             "--output-dir", str(tmp_path / "o"), *TINY_PRETRAIN)
+    assert not (tmp_path / "o").exists()
 
 
 def test_every_image_corrupt_in_a_worker_is_one_line(world, tmp_path):

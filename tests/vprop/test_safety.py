@@ -110,6 +110,14 @@ def test_run_lock_refuses_a_second_holder_and_dies_with_its_process(tmp_path):
     RunLock(tmp_path / "run").release()  # a killed holder leaves no stale lock
 
 
+def test_run_lock_leaves_no_folder_it_created_when_nothing_was_written(tmp_path):
+    RunLock(tmp_path / "a" / "b").release()
+    assert not (tmp_path / "a").exists()
+    with RunLock(tmp_path / "c" / "d") as lock:
+        (lock.folder / "results.json").write_text("{}")
+    assert (tmp_path / "c" / "d" / "results.json").is_file()
+
+
 def test_atomic_writes_honour_the_umask(tmp_path):
     before = os.umask(0o022)
     try:
