@@ -84,7 +84,8 @@ def check_outside_dataset(out: str | Path, data_root: str | Path, option: str = 
                          "written to, choose a folder outside it", option)
 
 
-def ordered_frames(paths: Iterable[Path], folder: Path, suffix: str) -> tuple[Path, ...]:
+def ordered_frames(paths: Iterable[Path], folder: Path, suffix: str,
+                   contiguous: bool = True) -> tuple[Path, ...]:
     """Sort frame files naturally and check that their numbering has no gap.
 
     Numeric stems (``00000``, ``7``, ``10``) are ordered by value; a mix of numeric and other
@@ -95,6 +96,8 @@ def ordered_frames(paths: Iterable[Path], folder: Path, suffix: str) -> tuple[Pa
         paths: Frame files of one sequence.
         folder: The sequence folder (for messages).
         suffix: Frame file suffix with its dot (``.jpg``), for the missing file's name.
+        contiguous: Whether the numbers must follow each other (DAVIS, JHMDB); ``False``
+            allows gaps (datasets whose frames are sampled).
 
     Raises:
         VpropError: Mixed numeric and non-numeric names, two files with the same number
@@ -114,7 +117,7 @@ def ordered_frames(paths: Iterable[Path], folder: Path, suffix: str) -> tuple[Pa
         if low == high:
             raise VpropError(f"frames {before.name} and {after.name} have the same number",
                              folder)
-        if high != low + 1:
+        if contiguous and high != low + 1:
             width = len(before.stem) if before.stem.startswith("0") else 0
             missing = folder / f"{str(low + 1).zfill(width)}{suffix}"
             raise VpropError(f"frame missing between {before.name} and {after.name}", missing)

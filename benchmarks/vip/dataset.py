@@ -101,7 +101,8 @@ def load_video(root: Path, name: str) -> VipVideo:
         raise VpropError(f"video {name!r} not found", frame_dir)
     if not label_dir.is_dir():
         raise VpropError(f"annotations of video {name!r} not found", label_dir)
-    frames = ordered_frames(frame_dir.glob("*.jpg"), frame_dir, ".jpg")
+    # numbered frames in numeric order; gaps are allowed (an annotation must have its frame)
+    frames = ordered_frames(frame_dir.glob("*.jpg"), frame_dir, ".jpg", contiguous=False)
     if not frames:
         raise VpropError("no .jpg frames in the video folder", frame_dir)
     stems = {frame.stem for frame in frames}

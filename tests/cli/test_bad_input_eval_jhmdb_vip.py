@@ -94,12 +94,22 @@ def test_vip_list_line_escaping_is_refused(samples, tmp_path):
             *_eval("vip", samples["vip"], tmp_path / "r", "--split", str(listing)))
 
 
-def test_vip_missing_middle_frame_names_the_jpeg(samples, tmp_path):
+def test_vip_annotated_frame_missing_names_the_jpeg(samples, tmp_path):
     data = _copy(samples["vip"], tmp_path / "V")
     frames = sorted((data / "Images" / "videos1").glob("*.jpg"))
-    frames[4].unlink()
+    frames[4].unlink()  # its annotation stays
     guard = Guard(data, samples["done"])
-    refused(guard, str(frames[4]), *_eval("vip", data, tmp_path / "r", "--sequences", "videos1"))
+    refused(guard, [frames[4].name, "annotation has no frame"],
+            *_eval("vip", data, tmp_path / "r", "--sequences", "videos1"))
+
+
+def test_vip_frames_that_cannot_be_ordered_are_refused(samples, tmp_path):
+    data = _copy(samples["vip"], tmp_path / "V")
+    folder = data / "Images" / "videos1"
+    shutil.copy(sorted(folder.glob("*.jpg"))[1], folder / "cover.jpg")
+    guard = Guard(data, samples["done"])
+    refused(guard, [str(folder), "cover.jpg"],
+            *_eval("vip", data, tmp_path / "r", "--sequences", "videos1"))
 
 
 def test_vip_out_inside_the_dataset_is_refused(samples):
