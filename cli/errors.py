@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from vprop.errors import VpropError
@@ -35,8 +37,10 @@ def user_error_message(error: BaseException) -> str | None:
         isinstance(error, RuntimeError)
         and any(mark in str(error).lower() for mark in _ALLOCATION_MARKS)
     ):
-        return ("--size / --batch-size: not enough memory for this input "
-                f"({_one_line(str(error))[-160:]}); use a smaller --size or --batch-size")
+        asked = re.search(r"tried to allocate ([\d.]+ ?\w+)", str(error))
+        detail = f"tried to allocate {asked.group(1)}" if asked else _one_line(str(error))[:120]
+        return (f"--size / --batch-size: not enough memory for this input ({detail}); use a "
+                "smaller --size or --batch-size")
     return None
 
 

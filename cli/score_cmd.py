@@ -58,7 +58,8 @@ def command(
     if task.lower() not in SUPPORTED_TASKS:
         raise VpropError(
             f"task '{task}' is not supported by `vprop score` yet (supported: "
-            f"{', '.join(SUPPORTED_TASKS)})"
+            f"{', '.join(SUPPORTED_TASKS)})",
+            "--task",
         )
     from vprop.benchmarks.davis.csv_report import format_table, write_csv_reports
     from vprop.benchmarks.davis.scoring import score_davis

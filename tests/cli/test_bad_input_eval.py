@@ -245,6 +245,7 @@ def test_full_disk_is_one_line_and_keeps_finished_sequences(world, tmp_path):
     fs = TinyFs(tmp_path / "full", size="12k")
     try:
         guard = Guard(world["davis"], world["done"])
-        refused(guard, "No space left on device", *_eval(world, out=fs.where / "run"))
+        refused(guard, [str(fs.where / "run"), "No space left on device"],
+                *_eval(world, out=fs.where / "run"))
     finally:
         fs.close()

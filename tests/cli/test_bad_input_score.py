@@ -102,7 +102,7 @@ def test_prediction_of_the_wrong_size_is_named(world, tmp_path):
 
 
 def test_unsupported_task(world):
-    refused(_guard(world), "jhmdb", *_score(world, "--task", "jhmdb"))
+    refused(_guard(world), ["--task", "jhmdb"], *_score(world, "--task", "jhmdb"))
 
 
 def test_out_is_a_file(world, tmp_path):
