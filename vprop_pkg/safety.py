@@ -245,17 +245,25 @@ def _missing_parents(folder: Path) -> list[Path]:
     return missing
 
 
-def remove_stale_temporaries(folder: str | Path, pattern: str = "**/.*.tmp") -> list[Path]:
+STALE_PATTERNS = (".*.tmp", "results/**/.*.tmp", ".vprop-done/.*.tmp", "reconstructions/.*.tmp")
+
+
+def remove_stale_temporaries(folder: str | Path,
+                             patterns: tuple[str, ...] = STALE_PATTERNS) -> list[Path]:
     """Delete temporary files left by an interrupted atomic write (call under the lock).
+
+    Only vprop's own output locations are searched (the run folder itself, ``results/``, the
+    done markers and reconstructions), never the whole tree below a run folder.
 
     Returns:
         The removed files.
     """
     removed = []
-    for path in Path(folder).glob(pattern):
-        if path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for pattern in patterns:
+        for path in Path(folder).glob(pattern):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
     return removed
 
 

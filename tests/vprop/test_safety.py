@@ -134,6 +134,7 @@ def test_stale_temporaries_are_removed(tmp_path):
     stale = _touch(tmp_path / "run" / "results" / "s", [".00001.png.abc.tmp"])
     stale += _touch(tmp_path / "run", [".checkpoint-last.pth.x1.tmp"])
     keep = _touch(tmp_path / "run", ["checkpoint-last.pth", "notes.tmp"])
+    keep += _touch(tmp_path / "run" / "my-data", [".mine.tmp"])  # not a vprop output folder
     assert sorted(remove_stale_temporaries(tmp_path / "run")) == sorted(stale)
     assert all(path.exists() for path in keep)
 
