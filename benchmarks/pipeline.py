@@ -10,13 +10,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vprop.benchmarks.io import read_rgb
+from vprop.benchmarks.settings import AFFINITY_MODES, EngineSettings
 from vprop.errors import VpropError
 from vprop.propagation import (
     LabelPropagator,
@@ -25,56 +25,9 @@ from vprop.propagation import (
     stream_features,
     to_model_input,
 )
-from vprop.utils import resolve_device
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-AFFINITY_MODES = ("exact", "screened")
-
-
-@dataclass
-class EngineSettings:
-    """How the engine runs (not what it computes).
-
-    Attributes:
-        device: ``cpu``, ``cuda``, ``cuda:1``, ... (``auto`` picks CUDA when present).
-        batch_size: Frames per backbone forward pass.
-        feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
-        autocast: Backbone autocast dtype name or ``None`` for full precision.
-        affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
-            candidates on bfloat16 copies and re-scores the best 3 x top-k in float32
-            (see :mod:`vprop.propagation.affinity`).
-        progress: Show per-frame progress bars.
-    """
-
-    device: str = "auto"
-    batch_size: int = 4
-    feature_dtype: str = "float32"
-    autocast: str | None = None
-    affinity: str = "exact"
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.affinity not in AFFINITY_MODES:
-            raise VpropError(
-                f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
-            )
-
-    def signature(self) -> dict[str, str | None]:
-        """The settings that can change predictions (for resume signatures)."""
-        return {"feature_dtype": self.feature_dtype, "autocast": self.autocast,
-                "affinity": self.affinity}
-
-    def torch_device(self) -> torch.device:
-        """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
-        return resolve_device(self.device)
-
-    def dtype(self, name: str | None) -> torch.dtype | None:
-        """Map a dtype name to a torch dtype (``None`` stays ``None``)."""
-        if name is None:
-            return None
-        if name not in _DTYPES:
-            raise VpropError(f"unknown dtype {name!r}; choose one of {sorted(_DTYPES)}")
-        return _DTYPES[name]
+__all__ = ["AFFINITY_MODES", "EngineSettings", "prefetch", "propagate_grid_labels",
+           "propagate_video", "read_frames"]
 
 
 def read_frames(paths: Sequence[Path], size: tuple[int, int]) -> Iterator[np.ndarray]:

@@ -11,18 +11,27 @@ def floor_to(value: float, multiple: int) -> int:
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """Parse a ``HxW`` (or a single ``S`` for a square) size option; ``None`` passes through."""
+    """Parse a ``HxW`` size option; ``None`` passes through.
+
+    A single number is refused: it could mean a square, a short side or a long side, and
+    each protocol means something else by it.
+
+    Raises:
+        VpropError: Not two positive integers separated by ``x``.
+    """
     if text is None:
         return None
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) == 1 and parts[0].isdigit():
+        raise VpropError(f"--size: {text!r} is one number; give height x width, e.g. "
+                         f"{parts[0]}x{parts[0]} for a square or 480x880")
     try:
-        parts = [int(part) for part in text.lower().split("x")]
+        values = [int(part) for part in parts]
     except ValueError:
-        raise VpropError(f"size must look like 480x880, got {text!r}") from None
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or min(parts) <= 0:
-        raise VpropError(f"size must look like 480x880, got {text!r}")
-    return parts[0], parts[1]
+        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}") from None
+    if len(values) != 2 or min(values) <= 0:
+        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}")
+    return values[0], values[1]
 
 
 def short_side_size(

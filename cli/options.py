@@ -9,10 +9,13 @@ from typing import Any
 
 import click
 
-from vprop.benchmarks.pipeline import AFFINITY_MODES, EngineSettings
+from vprop.benchmarks.settings import AFFINITY_MODES, EngineSettings, bf16_warning
 from vprop.benchmarks.sizes import parse_size
+from vprop.benchmarks.summary import end_summary, start_summary
+from vprop.benchmarks.tables import FORMATS, render, results_table, write_all
 from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
-from vprop.propagation import PRESETS, get_preset
+from vprop.errors import VpropError
+from vprop.propagation.presets import PRESETS, get_preset
 from vprop.utils import atomic_write_json, package_versions
 
 
@@ -54,7 +57,8 @@ propagation_options = _compose(
     click.option("--context", type=int, default=None,
                  help="Override the number of context frames."),
     click.option("--size", default=None,
-                 help="Override the backbone input size, HxW (e.g. 480x880)."),
+                 help="Override the backbone input size, HxW (e.g. 480x880; a square is "
+                      "480x480)."),
     click.option("--sequences", default=None,
                  help="Comma-separated subset of sequences / clips / videos."),
     click.option("--split", type=click.Path(path_type=Path), default=None,
@@ -75,8 +79,52 @@ propagation_options = _compose(
 )
 
 
+def table_format_option(function: Callable) -> Callable:
+    """``--format md|csv|latex``: how the results table is printed (all three are written)."""
+    return click.option("--format", "table_format", type=click.Choice(FORMATS), default="md",
+                        show_default=True,
+                        help="Results table printed on stdout: Markdown, CSV or LaTeX "
+                             "(booktabs); all three are written to the run folder.")(function)
+
+
+def check_options(ckpt: Path | None, options: dict[str, Any]) -> tuple[int, int] | None:
+    """Check the arguments and files before anything heavy is imported.
+
+    Returns:
+        The parsed ``--size``.
+
+    Raises:
+        VpropError: A bad value or a missing file, naming the option or the file.
+    """
+    size = parse_size(options["size"])
+    if ckpt is not None and not Path(ckpt).is_file():
+        raise VpropError("checkpoint not found", ckpt)
+    if options["data_root"] is not None and not Path(options["data_root"]).is_dir():
+        raise VpropError("--data-root: folder not found", options["data_root"])
+    if options["split"] is not None and not Path(options["split"]).is_file():
+        raise VpropError("--split: file not found", options["split"])
+    get_preset(options["preset"]).override(  # the override values alone (task rules later)
+        topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
+        context=options["context"], pos_embed=options["pos_embed"],
+    )
+    engine_settings(options)
+    return size
+
+
+def engine_settings(options: dict[str, Any]) -> EngineSettings:
+    """The engine settings of the options (no torch import)."""
+    return EngineSettings(
+        device=options["device"], batch_size=options["batch_size"],
+        feature_dtype=options["feature_dtype"], autocast=options["amp"],
+        affinity=options["affinity"], progress=not options["no_progress"],
+    )
+
+
 def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> EvalRequest:
-    """Resolve the preset (paper, task, user overrides), the data root and engine settings."""
+    """Resolve the preset (paper, task, user overrides), the data root and engine settings.
+
+    Without ``--data-root`` the synthetic sample is written under ``out_dir``.
+    """
     task = get_task(task_name)
     preset = get_preset(options["preset"]).override(**task.preset_overrides(options["preset"]))
     preset = preset.override(
@@ -101,65 +149,99 @@ def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> Eva
         size=parse_size(options["size"]),
         split=options["split"],
         overwrite=options["overwrite"],
-        settings=EngineSettings(
-            device=options["device"], batch_size=options["batch_size"],
-            feature_dtype=options["feature_dtype"], autocast=options["amp"],
-            affinity=options["affinity"], progress=not options["no_progress"],
-        ),
+        settings=engine_settings(options),
         synthetic=synthetic,
     )
 
 
+def _config(request: EvalRequest, task: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The resolved configuration recorded in ``results.json`` (size filled in at the end)."""
+    return {
+        "data_root": str(request.data_root),
+        "out_dir": str(request.out_dir),
+        "preset": request.preset.to_dict(),
+        "sequences": request.sequences,
+        "size_requested": None if request.size is None else list(request.size),
+        "size_rule": task.input_size_rule(request.preset.name, request.size),
+        "size": None,
+        "split": None if request.split is None else str(request.split),
+        "device": str(request.settings.torch_device()),
+        "batch_size": request.settings.batch_size,
+        "feature_dtype": request.settings.feature_dtype,
+        "amp": request.settings.autocast,
+        "affinity": request.settings.affinity,
+        "overwrite": request.overwrite,
+        "arch_requested": options["arch"],
+        "ckpt_format_requested": options["ckpt_format"],
+        "layer": options["layer"],
+        "pos_embed": request.preset.pos_embed,
+        "unsafe_load": options["unsafe_load"],
+    }
+
+
+def resolved_size(result: dict[str, Any]) -> list[int] | list[list[int]] | None:
+    """The input size(s) a task used: ``[H, W]``, or the distinct sizes when they differ."""
+    if "input_size" in result:
+        return list(result["input_size"])
+    distinct = sorted({tuple(size) for size in result.get("input_sizes", {}).values()})
+    if not distinct:
+        return None
+    return list(distinct[0]) if len(distinct) == 1 else [list(size) for size in distinct]
+
+
 def run_evaluation(
-    task_name: str, ckpt: Path | None, out_dir: Path, options: dict[str, Any]
+    task_name: str, ckpt: Path | None, out_dir: Path, options: dict[str, Any],
+    table_format: str = "md", name: str | None = None,
 ) -> dict[str, Any]:
-    """Build the backbone, run the task and write ``out_dir/results.json``.
+    """Check the options, build the backbone, run the task and write ``out_dir/results.json``.
+
+    Prints a start-of-run summary, the results table (stdout, ``table_format``) and an
+    end-of-run summary; writes ``results_table.{md,csv,tex}``. Nothing is written to
+    ``out_dir`` before the backbone has loaded.
 
     Returns:
         The results payload (also written to ``results.json``).
     """
+    check_options(ckpt, options)
     from vprop.checkpoints import load_backbone
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    request = build_request(task_name, out_dir, options)
+    settings = engine_settings(options)
+    device = settings.torch_device()
+    warning = bf16_warning(settings, device.type)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
     if ckpt is None:
         click.secho(
             "WARNING: no --ckpt given: the backbone is RANDOMLY INITIALISED. Its figures say "
             "nothing about any pretrained model.", fg="red", bold=True, err=True,
         )
+    task = get_task(task_name)
+    preset_name = options["preset"]
     extractor = load_backbone(
         arch=options["arch"], ckpt=ckpt, ckpt_format=options["ckpt_format"],
-        pos_embed=request.preset.pos_embed, layer=options["layer"],
-        unsafe_load=options["unsafe_load"],
-    )
-    extractor = extractor.to(request.settings.torch_device())
-    start = time.perf_counter()
-    result = get_task(task_name).run(extractor, request)
-    payload = {
-        "task": task_name,
-        "synthetic": request.synthetic,
-        "random_init": ckpt is None,
-        **{key: value for key, value in result.items() if key != "table"},
-        "config": {
-            "data_root": str(request.data_root),
-            "out_dir": str(out_dir),
-            "preset": request.preset.to_dict(),
-            "sequences": request.sequences,
-            "size": request.size,
-            "split": None if request.split is None else str(request.split),
-            "device": str(request.settings.torch_device()),
-            "batch_size": request.settings.batch_size,
-            "feature_dtype": request.settings.feature_dtype,
-            "amp": request.settings.autocast,
-            "affinity": request.settings.affinity,
-        },
-        "backbone": extractor.describe(),
-        "versions": package_versions(),
-        "wall_seconds": time.perf_counter() - start,
+        pos_embed=options["pos_embed"] or get_preset(preset_name).pos_embed,
+        layer=options["layer"], unsafe_load=options["unsafe_load"],
+    ).to(device)
+    request = build_request(task_name, out_dir, options)
+    payload: dict[str, Any] = {
+        "task": task_name, "synthetic": request.synthetic, "random_init": ckpt is None,
+        "config": _config(request, task, options), "backbone": extractor.describe(),
     }
+    click.echo(start_summary(payload), err=True)
+    start = time.perf_counter()
+    result = task.run(extractor, request)
+    payload = {key: payload[key] for key in ("task", "synthetic", "random_init")} | {
+        **result, "config": payload["config"], "backbone": payload["backbone"],
+        "versions": package_versions(), "wall_seconds": time.perf_counter() - start,
+    }
+    payload["config"]["size"] = resolved_size(result)
     atomic_write_json(out_dir / "results.json", payload)
-    click.echo(result.get("table", ""))
-    if request.synthetic:
-        click.secho("(SYNTHETIC sample: not a benchmark result)", fg="yellow", err=True)
-    click.echo(f"results written to {out_dir / 'results.json'}")
+    table = results_table([name or _run_name(ckpt)], [payload])
+    written = [str(path) for path in write_all(table, out_dir / "results_table")]
+    click.echo(render(table, table_format))
+    click.echo(end_summary(payload, written), err=True)
     return payload
+
+
+def _run_name(ckpt: Path | None) -> str:
+    return "random-init" if ckpt is None else Path(ckpt).name

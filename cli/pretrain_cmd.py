@@ -10,9 +10,7 @@ import os
 
 import click
 
-from vprop.cropmae.config import METHODS, PRECISIONS, TrainConfig
-from vprop.cropmae.crops import CROP_STRATEGIES
-from vprop.cropmae.sources import DATA_FORMATS
+from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, PRECISIONS, TrainConfig
 
 _D = TrainConfig()
 

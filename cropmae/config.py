@@ -12,11 +12,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vprop.cropmae.crops import CROP_STRATEGIES
 from vprop.errors import VpropError
 
 METHODS = ("cropmae", "siammae")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
+DATA_FORMATS: tuple[str, ...] = ("auto", "images", "videos", "frames")
 
 
 @dataclass
@@ -25,7 +26,7 @@ class TrainConfig:
 
     # data
     data: str = ""
-    output_dir: str = "output/pretrain"
+    output_dir: str = "runs/pretrain"
     method: str = "cropmae"
     data_format: str = "auto"
     video_backend: str = "pyav"

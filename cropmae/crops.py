@@ -16,8 +16,9 @@ import torch
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as tvf
 
+from vprop.cropmae.config import CROP_STRATEGIES
+
 CropStrategy = Literal["global-to-local", "local-to-global", "random", "same"]
-CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
 ASPECT_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 
 

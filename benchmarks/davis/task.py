@@ -21,11 +21,10 @@ from vprop.benchmarks.sizes import (
 )
 from vprop.benchmarks.tasks import (
     EvalRequest,
+    ResumeLog,
     done_marker,
-    is_finished,
     mark_finished,
     run_signature,
-    timing,
 )
 from vprop.propagation import Preset, decode_labels
 
@@ -58,6 +57,21 @@ def input_size(
     if preset.name == "crw":
         return floor_to(height, patch), floor_to(width, patch)
     return fit_to_stride((480, 880) if width >= height else (880, 480), patch)
+
+
+# What input_size() does per preset, for the start-of-run summary.
+INPUT_SIZE_RULES = {
+    "cropmae": "480x880 (880x480 for portrait frames), floored to whole cells of the stride",
+    "crw": "native resolution floored to the stride",
+    "dino": "short side 480, long side floored to a multiple of 64 (whole cells)",
+}
+
+
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size is not None:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return INPUT_SIZE_RULES.get(preset_name, INPUT_SIZE_RULES["cropmae"])
 
 
 def label_values(ids: np.ndarray) -> np.ndarray:
@@ -123,36 +137,40 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     palette of the ground truth), ``global_results-val.csv``, ``per-sequence_results-val.csv``.
 
     Returns:
-        ``{"global", "per_object", "per_sequence_frames", "timing", "table"}``.
+        ``{"global", "per_object", "sequences", "input_sizes", "skipped_finished",
+        "recomputed", "timing", "outputs"}``; ``timing`` sums the prediction time of every
+        sequence, also of those a resumed run reused (``timing.this_run``: this run only).
     """
-    from vprop.benchmarks.davis.csv_report import format_table, write_csv_reports
+    from vprop.benchmarks.davis.csv_report import write_csv_reports
     from vprop.benchmarks.davis.scoring import score_davis
 
     sequences = load_sequences(request.data_root, request.sequences)
     results_dir = request.out_dir / "results"
-    frames, skipped, start = 0, [], time.perf_counter()
     progress = request.settings.progress
+    resume = ResumeLog(request.overwrite)
+    sizes = {}
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
         size = input_size(request.preset, sequence.size, extractor.stride, request.size)
+        sizes[sequence.name] = list(size)
         signature = run_signature(extractor, request.preset, size, request.settings)
         marker = done_marker(request.out_dir, sequence.name)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
-        if not request.overwrite and is_finished(marker, signature, outputs):
-            skipped.append(sequence.name)
+        if resume.check_marker(sequence.name, marker, signature, outputs):
             continue
         marker.unlink(missing_ok=True)
-        frames += predict_sequence(extractor, sequence, request, size,
-                                   results_dir / sequence.name)
-        mark_finished(marker, signature, outputs)
-    elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        frames = predict_sequence(extractor, sequence, request, size,
+                                  results_dir / sequence.name)
+        record = resume.finished(sequence.name, frames, time.perf_counter() - start)
+        mark_finished(marker, signature, outputs, **record)
     names = [sequence.name for sequence in sequences]
     scores = score_davis(request.data_root, results_dir, sequences=names, progress=False)
-    write_csv_reports(scores, request.out_dir)
+    csv_paths = write_csv_reports(scores, request.out_dir)
     return {
         "global": scores["global"],
         "per_object": scores["per_object"],
         "sequences": names,
-        "skipped_finished": skipped,
-        "timing": timing(frames, elapsed),
-        "table": format_table(scores),
+        "input_sizes": sizes,
+        **resume.summary(),
+        "outputs": {"predictions": str(results_dir), "csv": [str(p) for p in csv_paths]},
     }

@@ -41,7 +41,8 @@ from vprop.benchmarks.jhmdb.predictions import (
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
-from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
+from vprop.benchmarks.tables import write_csv
+from vprop.benchmarks.tasks import EvalRequest, ResumeLog, read_record, run_signature
 from vprop.propagation import Preset
 
 INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
@@ -57,6 +58,13 @@ def preset_overrides(preset_name: str) -> dict[str, Any]:
 def make_sample(dest: Path) -> Path:
     """Write the embedded synthetic JHMDB sample under ``dest``; return its root."""
     return make_jhmdb_sample(Path(dest))
+
+
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, floored to whole cells of the stride"
 
 
 def decode_topk(preset: Preset) -> int:
@@ -91,7 +99,7 @@ def predict_clip(
     frames = read_frames(clip.frames, clip.size)
     xys, visibles = [], []
     soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings)
-    for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, leave=False,
+    for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, unit="frame", leave=False,
                      disable=not settings.progress):
         grid_xy, visible = decode_keypoints(soft, topk)  # (J, 2), (J,)
         pixels = grid_to_pixels(grid_xy, grid, clip.size)
@@ -119,15 +127,6 @@ def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     }
 
 
-def _table(global_figures: dict[str, float | None], clips: int, frames: int,
-           synthetic: bool) -> str:
-    keys = [pck_key(a) for a in THRESHOLDS]
-    header = f"JHMDB{' (synthetic sample)' if synthetic else ''}: {clips} clips, {frames} frames"
-    values = [global_figures[key] for key in keys]
-    row = "  ".join(f"{'n/a' if v is None else f'{v:.2f}':>7}" for v in values)
-    return "\n".join([header, "  ".join(f"{key:>7}" for key in keys), row])
-
-
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
 
@@ -137,9 +136,10 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
 
     Returns:
         {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {...}},
-        "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "input_size", "grid", "decode_topk",
-        "outputs", "skipped_finished", "timing", "table"}; NaN figures (nothing scored) are
-        ``None``; ``timing`` covers prediction and scoring of this run.
+        "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "sequences", "input_size", "grid",
+        "decode_topk", "outputs", "skipped_finished", "recomputed", "timing"}; NaN figures
+        (nothing scored) are ``None``; ``timing`` sums every clip's prediction time, reused
+        clips included (``timing.this_run``: this run only).
 
     Raises:
         VpropError: Bad dataset layout, list, annotation or frames (naming the file).
@@ -153,22 +153,22 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
                               decode_topk=decode_topk(request.preset))
     per_clip: dict[str, Any] = {}
     distances = []
-    skipped, predicted_frames, start = [], 0, time.perf_counter()
-    for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
+    resume = ResumeLog(request.overwrite)
+    for clip in tqdm(clips, desc="JHMDB", unit="clip", disable=not request.settings.progress):
         path = prediction_path(request.out_dir, clip.name)
         names = clip.frame_names()
+        record = read_record(path)
         keypoints = None
-        if not request.overwrite:
+        if record is not None and not request.overwrite:
             keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
-        resumed = keypoints is not None
-        if resumed:
-            skipped.append(clip.name)
-        else:
+        resumed = resume.reuse(clip.name, record, signature, keypoints is not None)
+        if not resumed:
+            start = time.perf_counter()
             keypoints = predict_clip(extractor, clip, request.preset, input_size,
                                      request.settings)
-            predicted_frames += len(names)
+            timing_record = resume.finished(clip.name, len(names), time.perf_counter() - start)
             meta = {"frame_size": list(clip.size), "input_size": list(input_size),
-                    "grid": list(grid), "signature": signature}
+                    "grid": list(grid), "signature": signature, **timing_record}
             write_keypoints(path, clip.name, names, keypoints, meta)
         clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
         distances.append(clip_distances)
@@ -178,19 +178,28 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             **_clean(pck_summary(clip_distances)),
             "resumed": resumed,
         }
-    elapsed = time.perf_counter() - start
     pooled = np.concatenate(distances)  # (sum T, J)
     global_figures = _clean(pck_summary(pooled))
-    total_frames = sum(item["frames"] for item in per_clip.values())
+    per_joint = _per_joint(pooled)
+    keys = [pck_key(a) for a in THRESHOLDS]
+    out_dir = Path(request.out_dir)
+    csv_paths = [
+        write_csv(out_dir / "per-clip_results.csv", ("clip", "frames", "scored_joints", *keys),
+                  [[name, v["frames"], v["scored_joints"], *(v.get(k) for k in keys)]
+                   for name, v in per_clip.items()]),
+        write_csv(out_dir / "per-joint_results.csv",
+                  ("joint", *(pck_key(a) for a in HEADLINE)),
+                  [[name, *values.values()] for name, values in per_joint.items()]),
+    ]
     return {
         "global": global_figures,
         "per_clip": per_clip,
-        "per_joint": _per_joint(pooled),
+        "per_joint": per_joint,
+        "sequences": list(per_clip),
         "input_size": list(input_size),
         "grid": list(grid),
         "decode_topk": decode_topk(request.preset),
-        "outputs": str(Path(request.out_dir) / RESULTS_DIR),
-        "skipped_finished": skipped,
-        "timing": timing(predicted_frames, elapsed),
-        "table": _table(global_figures, len(clips), total_frames, request.synthetic),
+        **resume.summary(),
+        "outputs": {"predictions": str(out_dir / RESULTS_DIR),
+                    "csv": [str(path) for path in csv_paths]},
     }

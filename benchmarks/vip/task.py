@@ -24,13 +24,13 @@ from tqdm import tqdm
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride, long_side_size
+from vprop.benchmarks.tables import write_csv
 from vprop.benchmarks.tasks import (
     EvalRequest,
+    ResumeLog,
     done_marker,
-    is_finished,
     mark_finished,
     run_signature,
-    timing,
 )
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
@@ -59,6 +59,14 @@ def make_sample(dest: Path) -> Path:
     return make_vip_sample(Path(dest))
 
 
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size is not None:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return (f"long side {LONG_SIDE}, short side floored to a multiple of {SIZE_MULTIPLE}, "
+            "then to whole cells of the stride")
+
+
 def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
     """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
     if size:
@@ -81,7 +89,8 @@ def predict_video(
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
                                 int(extractor.stride), settings)
     for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
-                            desc=video.name, leave=False, disable=not settings.progress):
+                            desc=video.name, unit="frame", leave=False,
+                            disable=not settings.progress):
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
                                exact_nearest=True)  # (H, W) channels
         ids = channels_to_ids(argmax, classes)
@@ -113,15 +122,6 @@ def _percent(value: float) -> float | None:
     return None if math.isnan(value) else 100.0 * float(value)
 
 
-def _table(miou: float | None, iou: dict[str, float | None], videos: int, frames: int,
-           synthetic: bool) -> str:
-    header = f"VIP{' (synthetic sample)' if synthetic else ''}: {videos} videos, {frames} frames"
-    lines = [header, f"mIoU {'n/a' if miou is None else f'{miou:.2f}'}"]
-    present = [f"{name} {value:.1f}" for name, value in iou.items() if value is not None]
-    lines.append("IoU: " + ", ".join(present))
-    return "\n".join(lines)
-
-
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """Propagate, write class-id PNGs, and score mIoU over the requested videos.
 
@@ -132,8 +132,8 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
         "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
-        "confusion": 20x20 pixel counts (rows = ground truth), "outputs", "skipped_finished",
-        "timing", "table"}. Figures are percentages.
+        "confusion": 20x20 pixel counts (rows = ground truth), "sequences", "input_sizes",
+        "outputs", "skipped_finished", "recomputed", "timing"}. Figures are percentages.
 
     Raises:
         VpropError: Bad layout, list, frames or annotations (naming the file).
@@ -143,21 +143,20 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     patch = int(extractor.stride)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
-    skipped, predicted_frames, start = [], 0, time.perf_counter()
-    for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
+    resume = ResumeLog(request.overwrite)
+    for video in tqdm(videos, desc="VIP", unit="video", disable=not request.settings.progress):
         input_size = input_size_for(video, request.size, patch)
         signature = run_signature(extractor, request.preset, input_size, request.settings)
         marker = done_marker(out_dir, video.name)
         outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
                    for frame in video.frames]
-        resumed = not request.overwrite and is_finished(marker, signature, outputs)
-        if resumed:
-            skipped.append(video.name)
-        else:
+        resumed = resume.check_marker(video.name, marker, signature, outputs)
+        if not resumed:
+            start = time.perf_counter()
             predict_video(extractor, video, request.preset, input_size, request.settings,
                           out_dir)
-            predicted_frames += len(video.frames)
-            mark_finished(marker, signature, outputs)
+            record = resume.finished(video.name, len(video.frames), time.perf_counter() - start)
+            mark_finished(marker, signature, outputs, **record)
         video_confusion = score_video(out_dir, video)
         confusion += video_confusion
         per_video[video.name] = {
@@ -167,17 +166,24 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             "input_size": list(input_size),
             "resumed": resumed,
         }
-    elapsed = time.perf_counter() - start
     miou = _percent(mean_iou(confusion))
     per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
-    frames = sum(item["scored_frames"] for item in per_video.values())
+    csv_paths = [
+        write_csv(out_dir / "per-class_results.csv", ("class", "IoU"), list(per_class.items())),
+        write_csv(out_dir / "per-video_results.csv",
+                  ("video", "frames", "scored_frames", "mIoU", "input_size"),
+                  [[name, v["frames"], v["scored_frames"], v["mIoU"],
+                    f"{v['input_size'][0]}x{v['input_size'][1]}"]
+                   for name, v in per_video.items()]),
+    ]
     return {
         "global": {"mIoU": miou},
         "per_class": per_class,
         "per_video": per_video,
         "confusion": confusion.tolist(),
-        "outputs": str(out_dir / PREDICTIONS_DIR),
-        "skipped_finished": skipped,
-        "timing": timing(predicted_frames, elapsed),
-        "table": _table(miou, per_class, len(videos), frames, request.synthetic),
+        "sequences": list(per_video),
+        "input_sizes": {name: v["input_size"] for name, v in per_video.items()},
+        **resume.summary(),
+        "outputs": {"predictions": str(out_dir / PREDICTIONS_DIR),
+                    "csv": [str(path) for path in csv_paths]},
     }
