@@ -8,8 +8,15 @@ import click
 
 from vprop.errors import VpropError
 
+_HELP = """Convert SOURCE to DESTINATION.
 
-@click.command(name="convert")
+\b
+vprop convert RESULTS_DIR OUT.json --to rle
+vprop convert IN.json OUT_DIR --to png [--palette-from DAVIS_ROOT]
+"""
+
+
+@click.command(name="convert", help=_HELP)
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @click.option(
@@ -26,12 +33,7 @@ from vprop.errors import VpropError
     help="With --to png: DAVIS root whose annotations' palettes the PNGs copy.",
 )
 def command(source: Path, destination: Path, target: str, palette_from: Path | None) -> None:
-    r"""Convert SOURCE to DESTINATION.
-
-    \b
-    vprop convert RESULTS_DIR OUT.json --to rle
-    vprop convert IN.json OUT_DIR --to png [--palette-from DAVIS_ROOT]
-    """
+    """Convert a PNG results folder to COCO RLE JSON or back (help text: ``_HELP``)."""
     from vprop.benchmarks.davis import rle
 
     if target == "rle":

@@ -42,8 +42,37 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"vprop.cli.{module_name}").command
 
 
+def usage_error_line(error: click.UsageError) -> str:
+    """One ``error: <option>: <what is wrong>`` line for a click usage error."""
+    message = error.format_message()
+    if isinstance(error, click.BadParameter) and error.param is not None:
+        hint = error.param_hint or "/".join(getattr(error.param, "opts", []) or [])
+        if hint and not isinstance(error, click.MissingParameter):
+            message = f"{hint}: {error.message}"
+    command = error.ctx.command_path if error.ctx is not None else "vprop"
+    return f"error: {message.rstrip('.')} (see '{command} --help')"
+
+
 class _MainGroup(LazyGroup):
     modules = _COMMANDS
+
+    def main(self, *args, **kwargs):  # noqa: D102 - click API
+        kwargs["standalone_mode"] = False
+        try:
+            value = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.format_message())
+            sys.exit(0)
+        except click.UsageError as error:
+            click.echo(usage_error_line(error), err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(value if isinstance(value, int) else 0)
 
     def invoke(self, ctx: click.Context):  # noqa: D102 - click API
         try:

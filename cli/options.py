@@ -100,9 +100,9 @@ def check_options(ckpt: Path | None, options: dict[str, Any]) -> tuple[int, int]
     if ckpt is not None and not Path(ckpt).is_file():
         raise VpropError("checkpoint not found", ckpt)
     if options["data_root"] is not None and not Path(options["data_root"]).is_dir():
-        raise VpropError("--data-root: folder not found", options["data_root"])
+        raise VpropError("dataset folder not found (--data-root)", options["data_root"])
     if options["split"] is not None and not Path(options["split"]).is_file():
-        raise VpropError("--split: file not found", options["split"])
+        raise VpropError("split file not found (--split)", options["split"])
     get_preset(options["preset"]).override(  # the override values alone (task rules later)
         topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
         context=options["context"], pos_embed=options["pos_embed"],

@@ -287,3 +287,33 @@ def global_scores(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, fl
         raise VpropError("no objects were scored")
     pooled = {key: float(np.mean([obj[key] for obj in per_object.values()])) for key in OBJECT_KEYS}
     return {"J&F-Mean": (pooled["J-Mean"] + pooled["F-Mean"]) / 2.0, **pooled}
+
+
+def covered_sequences(results: str | Path) -> tuple[list[str] | None, str]:
+    """The sequences a results folder or RLE file holds, and where that was read.
+
+    Reads, in order: the ``sequences`` of a vprop ``results.json`` beside a ``results/``
+    folder, the ``videos`` of a COCO RLE JSON file, the sub-folders of a results folder.
+
+    Returns:
+        (names or None when nothing was found, description of the source).
+    """
+    import json
+
+    path = Path(results)
+    if path.is_file():
+        try:
+            videos = json.loads(path.read_text()).get("videos") or []
+            return [str(video["sequence"]) for video in videos] or None, f"the videos of {path}"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, str(path)
+    run_file = path.parent / "results.json"
+    if path.name == "results" and run_file.is_file():
+        try:
+            names = json.loads(run_file.read_text()).get("sequences")
+        except (OSError, ValueError, AttributeError):
+            names = None
+        if names:
+            return [str(name) for name in names], f"the run's {run_file}"
+    folders = sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+    return folders or None, f"the sequence folders of {path}"
