@@ -6,8 +6,6 @@ pretrain ...`` (``--batch-size`` is per process; lr = blr x global batch / 256).
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, PRECISIONS, TrainConfig
@@ -100,12 +98,9 @@ def _pair(kind: type):
               help="Write the Fig. 3 panel at every checkpoint (OUTPUT_DIR/reconstructions).")
 @click.option("--recon-count", type=int, default=_D.recon_count, show_default=True)
 def command(**options) -> None:
-    """Pretrain a ViT with CropMAE or SiamMAE."""
+    """Pretrain a ViT with CropMAE or SiamMAE (output: runs/pretrain unless --output-dir)."""
     from vprop.cropmae.train import run_pretraining
 
     options["compile"] = options.pop("compile_")
     options["progress"] = not options.pop("no_progress")
-    config = TrainConfig(**options)
-    result = run_pretraining(config)
-    if result.last_checkpoint is not None and os.environ.get("RANK", "0") == "0":
-        click.echo(f"step {result.step}: {result.last_checkpoint}")
+    run_pretraining(TrainConfig(**options))  # prints the start and end summaries (rank 0)

@@ -91,14 +91,14 @@ def command(
             f"task '{task}' is not supported by `vprop score` yet (supported: "
             f"{', '.join(SUPPORTED_TASKS)})"
         )
-    from vprop.benchmarks.davis.csv_report import write_csv_reports
-    from vprop.benchmarks.davis.scoring import score_davis
-    from vprop.utils import atomic_write_json, package_versions
-
     if not results.exists():
         raise VpropError("results not found", results)
     if not data_root.is_dir():
         raise VpropError("DAVIS folder not found (--data-root)", data_root)
+    from vprop.benchmarks.davis.csv_report import write_csv_reports
+    from vprop.benchmarks.davis.scoring import score_davis
+    from vprop.utils import atomic_write_json, package_versions
+
     names, note = _sequences(results, sequences, data_root, imageset)
     click.echo(note, err=True)
     scores = score_davis(data_root, results, sequences=names, imageset=imageset, progress=progress)
