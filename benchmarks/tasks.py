@@ -162,7 +162,8 @@ class ResumeLog:
 
         Args:
             name: Sequence / clip / video name.
-            record: What the earlier run stored (``signature``, ``frames``, ``seconds``), or
+            record: What the earlier run stored (``signature``, ``predicted_frames``,
+                ``seconds``), or
                 None when it never finished.
             signature: The current run's signature for this sequence.
             outputs_present: Whether every output file of the earlier run is still there.
@@ -190,13 +191,13 @@ class ResumeLog:
         """Record a sequence predicted by this run; returns its timing record."""
         self.this_run["frames"] += frames
         self.this_run["seconds"] += seconds
-        self.records[name] = {"frames": frames, "seconds": seconds}
+        self.records[name] = {"predicted_frames": frames, "seconds": seconds}
         return self.records[name]
 
     def summary(self) -> dict[str, Any]:
         """``skipped_finished``, ``recomputed`` and ``timing`` for ``results.json``."""
         known = [r for r in self.records.values() if isinstance(r.get("seconds"), (int, float))]
-        total = timing(sum(int(r.get("frames", 0)) for r in known),
+        total = timing(sum(int(r.get("predicted_frames", 0)) for r in known),
                        sum(float(r["seconds"]) for r in known))
         total["sequences_without_timing"] = len(self.records) - len(known)
         total["this_run"] = timing(self.this_run["frames"], self.this_run["seconds"])

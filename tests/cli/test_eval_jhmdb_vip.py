@@ -47,6 +47,14 @@ def test_jhmdb_real_clip(shared_data, tmp_path):
     assert np.all(np.abs(pred0[:, 0] - gt0[:, 0]) <= 8.0 + 1e-6)
     assert np.all(np.abs(pred0[:, 1] - gt0[:, 1]) <= 6.0 + 1e-6)
     assert "PCK@0.1" in result.output
+    # The resolved input size is in the config; the table and per-clip CSV are written.
+    assert payload["config"]["size"] == [320, 320] and payload["config"]["size_rule"] == "320x320"
+    per_clip = (out / "per-clip_results.csv").read_text().splitlines()
+    assert per_clip[0].startswith("clip,frames,scored_joints,PCK@0.1") and len(per_clip) == 2
+    assert float(per_clip[1].split(",")[3]) == payload["global"]["PCK@0.1"]  # one clip
+    assert f"| {payload['global']['PCK@0.1']:.1f} | {payload['global']['PCK@0.2']:.1f} |" \
+        in result.stdout  # percent, one decimal
+    assert "JHMDB" in (out / "results_table.tex").read_text()
 
 
 def test_vip_synthetic_fixture(tmp_path):
@@ -59,6 +67,12 @@ def test_vip_synthetic_fixture(tmp_path):
     assert 0.0 <= payload["global"]["mIoU"] <= 100.0
     assert payload["per_class"]["hat"] is None  # absent from the fixture
     assert payload["per_video"]["videos1"]["input_size"] == [448, 880]
+    assert payload["config"]["size"] == [448, 880]
+    per_class = (out / "per-class_results.csv").read_text().splitlines()
+    assert per_class[0] == "class,IoU" and len(per_class) == 21
+    assert per_class[2] == "hat,"  # absent class: empty cell, not 0
+    assert (out / "per-video_results.csv").read_text().count("videos") == 2
+    assert f"| {payload['global']['mIoU']:.1f} |" in result.stdout
     for video in ("videos1", "videos2"):
         first = np.asarray(Image.open(root / "Annotations/Category_ids" / video /
                                       "000000000001.png"))
