@@ -66,14 +66,14 @@ class EngineSettings:
         return getattr(torch, name)
 
 
-def cpu_has_native_bf16() -> bool:
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 / AMX on x86, BF16 on Arm).
 
     Reads ``/proc/cpuinfo`` flags (Linux); answers True where it cannot tell, so that no
     warning is printed on a platform this function does not understand.
     """
     try:
-        with open("/proc/cpuinfo") as handle:
+        with open(cpuinfo) as handle:
             text = handle.read()
     except OSError:
         return True
