@@ -32,6 +32,19 @@ def checkpoint_text(backbone: Mapping[str, Any]) -> str:
     return f"{name} (format {backbone.get('format')}, sha256 {str(backbone.get('sha256'))[:12]})"
 
 
+def backbone_text(backbone: Mapping[str, Any]) -> str:
+    """``arch, stride 16, layer last + norm, pos-embed dino`` (the parts the backbone has)."""
+    parts = [str(backbone.get("arch"))]
+    stride = backbone.get("stride", backbone.get("patch_size"))
+    if stride is not None:
+        parts.append(f"stride {stride}")
+    if "layer" in backbone:
+        parts.append(f"layer {'last + norm' if backbone['layer'] is None else backbone['layer']}")
+    if backbone.get("pos_embed"):
+        parts.append(f"pos-embed {backbone['pos_embed']}")
+    return ", ".join(parts)
+
+
 def engine_text(config: Mapping[str, Any]) -> str:
     """Device and dtypes in one line."""
     return (f"{config['device']}, features {config['feature_dtype']}, autocast "
@@ -66,9 +79,7 @@ def start_summary(payload: Mapping[str, Any]) -> str:
         items.append(("score size", str(config["score_size"])))
     items += [
         ("checkpoint", checkpoint_text(backbone)),
-        ("backbone", f"{backbone.get('arch')}, patch {backbone.get('patch_size')}, layer "
-                     f"{'last + norm' if backbone.get('layer') is None else backbone['layer']}"
-                     f", pos-embed {backbone.get('pos_embed')}"),
+        ("backbone", backbone_text(backbone)),
         ("device", engine_text(config)),
         ("output", str(config["out_dir"])),
     ]
