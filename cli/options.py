@@ -212,7 +212,7 @@ def run_evaluation(
         click.secho(warning, fg="yellow", err=True)
     if ckpt is None:
         click.secho(
-            "WARNING: no --ckpt given: the backbone is RANDOMLY INITIALISED. Its figures say "
+            "WARNING: no checkpoint given: the backbone is RANDOMLY INITIALISED. Its figures say "
             "nothing about any pretrained model.", fg="red", bold=True, err=True,
         )
     task = get_task(task_name)
