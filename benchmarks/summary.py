@@ -21,7 +21,7 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def block(title: str, items: Sequence[tuple[str, str]]) -> str:
     """A title line and indented ``key  value`` lines."""
-    return "\n".join([title, *(f"  {key:<{KEY_WIDTH}}{value}" for key, value in items)])
+    return "\n".join([title, *(f"  {key:<{KEY_WIDTH - 1}} {value}" for key, value in items)])
 
 
 def checkpoint_text(backbone: Mapping[str, Any]) -> str:

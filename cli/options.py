@@ -191,13 +191,13 @@ def resolved_size(result: dict[str, Any]) -> list[int] | list[list[int]] | None:
 
 def run_evaluation(
     task_name: str, ckpt: Path | None, out_dir: Path, options: dict[str, Any],
-    table_format: str = "md", name: str | None = None,
+    table_format: str | None = "md", name: str | None = None,
 ) -> dict[str, Any]:
     """Check the options, build the backbone, run the task and write ``out_dir/results.json``.
 
-    Prints a start-of-run summary, the results table (stdout, ``table_format``) and an
-    end-of-run summary; writes ``results_table.{md,csv,tex}``. Nothing is written to
-    ``out_dir`` before the backbone has loaded.
+    Prints a start-of-run summary, the results table (stdout, ``table_format``; ``None``:
+    not printed) and an end-of-run summary; writes ``results_table.{md,csv,tex}``. Nothing is
+    written to ``out_dir`` before the backbone has loaded.
 
     Returns:
         The results payload (also written to ``results.json``).
@@ -238,7 +238,8 @@ def run_evaluation(
     atomic_write_json(out_dir / "results.json", payload)
     table = results_table([name or _run_name(ckpt)], [payload])
     written = [str(path) for path in write_all(table, out_dir / "results_table")]
-    click.echo(render(table, table_format))
+    if table_format is not None:
+        click.echo(render(table, table_format))
     click.echo(end_summary(payload, written), err=True)
     return payload
 

@@ -56,17 +56,18 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
     assert markdown.startswith("**DAVIS-2017")
     jf = runs["a_mae.pth"]["global"]["J&F-Mean"]
     assert f"| a_mae.pth | {mae[:12]} | vit_test_patch16 | {100 * jf:.1f} |" in markdown
-    assert markdown in result.stdout  # --format md prints what comparison.md holds
+    assert result.stdout == markdown + "\n"  # stdout: exactly the table comparison.md holds
     # Start summary of each run: checkpoint name, format and hash prefix, as results.json.
     start = summary(result.stderr, "vprop eval: davis")
     assert start["checkpoint"] == f"a_mae.pth (format mae, sha256 {mae[:12]})"
     assert start["input size"] == "240x432 (--size)"
     # End summary of the comparison: each run's headline figures, as results.json.
     end = summary(result.stderr, "vprop compare: davis finished")
-    for name, run in runs.items():
-        assert end[name].startswith(f"J&F-Mean {100 * run['global']['J&F-Mean']:.1f}  "
-                                    f"J-Mean {100 * run['global']['J-Mean']:.1f}")
-        assert end[name].endswith("(reused 0, recomputed 0)")
+    for index, (name, run) in enumerate(runs.items()):
+        line = end[f"run {index + 1}"]
+        assert line.startswith(f"{name}: J&F-Mean {100 * run['global']['J&F-Mean']:.1f}  "
+                               f"J-Mean {100 * run['global']['J-Mean']:.1f}")
+        assert line.endswith("(reused 0, recomputed 0)")
     assert str(out / "comparison.tex") in end["tables"]
 
     # Again, as LaTeX: every run is reused (announced) and the booktabs table is printed.
@@ -75,8 +76,8 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
     assert "blackswan: finished earlier with the same settings, reused" in again.stderr
     assert "\\toprule" in again.stdout and "J\\&F-Mean" in again.stdout
     assert f"{100 * jf:.1f}" in again.stdout
-    assert again.stdout.strip().endswith("\\end{table}")
-    assert summary(again.stderr, "vprop compare: davis finished")["a_mae.pth"].endswith(
+    assert again.stdout == (out / "comparison.tex").read_text() + "\n"
+    assert summary(again.stderr, "vprop compare: davis finished")["run 1"].endswith(
         "(reused 1, recomputed 0)")
 
 
