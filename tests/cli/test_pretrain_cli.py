@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vprop.cli.main import main
+from vprop.cropmae.recon_viz import LABEL_WIDTH
 
 TINY = ["--arch", "vit_test_patch16", "--img-size", "32", "--workers", "0", "--no-progress",
         "--decoder-dim", "32", "--decoder-ffn-dim", "64", "--decoder-depth", "1",
@@ -72,7 +73,7 @@ def test_viz_recon_writes_the_four_row_panel(tmp_path, shared_data):
                                  "--data", str(shared_data / "images-mini"), "--out", str(png),
                                  "--count", "5"])
     assert drawn.exit_code == 0, drawn.output
-    assert Image.open(png).size == (5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
+    assert Image.open(png).size == (LABEL_WIDTH + 5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
 
 
 def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data,
