@@ -184,7 +184,8 @@ class ResumeLog:
                       "(--overwrite recomputes)")
             return True
         self.recomputed[name] = reason
-        self._say(f"{name}: recomputed ({reason})")
+        if not self.overwrite:  # asked for: counted in the end summary, not announced each time
+            self._say(f"{name}: recomputed ({reason})")
         return False
 
     def finished(self, name: str, frames: int, seconds: float) -> dict[str, Any]:
