@@ -97,7 +97,7 @@ def check_options(ckpt: Path | None, options: dict[str, Any]) -> tuple[int, int]
         VpropError: A bad value or a missing file, naming the option or the file.
     """
     size = parse_size(options["size"])
-    if ckpt is not None and not Path(ckpt).is_file():
+    if ckpt is not None and not str(ckpt).startswith("zoo:") and not Path(ckpt).is_file():
         raise VpropError("checkpoint not found", ckpt)
     if options["data_root"] is not None and not Path(options["data_root"]).is_dir():
         raise VpropError("dataset folder not found (--data-root)", options["data_root"])

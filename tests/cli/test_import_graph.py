@@ -55,7 +55,7 @@ def test_importing_every_cli_command_imports_no_heavy_package():
 @pytest.mark.parametrize("args", [
     ["--help"], ["eval", "--help"], ["compare", "--help"], ["pretrain", "--help"],
     ["score", "--help"], ["convert", "--help"], ["viz", "--help"], ["bench", "eval", "--help"],
-    ["bench", "pretrain", "--help"],
+    ["bench", "pretrain", "--help"], ["bench", "features", "--help"], ["models", "--help"],
 ])
 def test_help_runs_without_heavy_packages(args):
     result = _python(_BLOCKED_CLI, *args)
