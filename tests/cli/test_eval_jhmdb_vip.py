@@ -48,7 +48,8 @@ def test_jhmdb_real_clip(shared_data, tmp_path):
     assert np.all(np.abs(pred0[:, 1] - gt0[:, 1]) <= 6.0 + 1e-6)
     assert "PCK@0.1" in result.output
     # The resolved input size is in the config; the table and per-clip CSV are written.
-    assert payload["config"]["size"] == [320, 320] and payload["config"]["size_rule"] == "320x320"
+    assert payload["config"]["size"] == [320, 320]
+    assert payload["config"]["size_rule"] == "320x320, floored to whole cells of the stride"
     per_clip = (out / "per-clip_results.csv").read_text().splitlines()
     assert per_clip[0].startswith("clip,frames,scored_joints,PCK@0.1") and len(per_clip) == 2
     assert float(per_clip[1].split(",")[3]) == payload["global"]["PCK@0.1"]  # one clip
