@@ -77,6 +77,14 @@ def _pair(kind: type):
 @click.option("--precision", type=click.Choice(PRECISIONS), default=_D.precision,
               show_default=True, help="auto: bf16 (else fp16) autocast on GPU, fp32 on CPU.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
+@click.option("--reduced-decode/--no-reduced-decode", default=_D.reduced_decode,
+              show_default=True, help="Decode JPEGs at 1/2, 1/4, 1/8 when the crop allows.")
+@click.option("--fused-attention/--no-fused-attention", default=_D.fused_attention,
+              show_default=True, help="SDPA (flash / memory-efficient) attention kernels.")
+@click.option("--fused-adamw/--no-fused-adamw", default=_D.fused_adamw, show_default=True,
+              help="One fused AdamW kernel on CUDA (no effect on CPU).")
+@click.option("--channels-last/--no-channels-last", default=_D.channels_last,
+              show_default=True, help="Channels-last views for the patch-embedding conv.")
 @click.option("--device", default=_D.device, show_default=True, help="auto, cuda or cpu.")
 @click.option("--workers", type=int, default=None, help="Loader workers per process.")
 @click.option("--seed", type=int, default=_D.seed, show_default=True)

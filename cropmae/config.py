@@ -65,6 +65,11 @@ class TrainConfig:
     clip_grad: float | None = None
     precision: str = "auto"
     compile: bool = False
+    # speed paths (none changes the result beyond rounding; see README "Pretraining speed")
+    reduced_decode: bool = True
+    fused_attention: bool = True
+    fused_adamw: bool = True
+    channels_last: bool = False
     # run
     device: str = "auto"
     workers: int | None = None

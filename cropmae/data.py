@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
 from vprop.cropmae.crops import CropPairSampler, FramePairSampler, ViewPair
+from vprop.cropmae.decode import ImageFile
 from vprop.cropmae.sources import Clip, DataSource
 from vprop.cropmae.video import VideoBackend, open_video, sample_pair_indices
 from vprop.errors import VpropError
@@ -28,13 +28,7 @@ def read_image(path: Any) -> torch.Tensor:
 
     The tensor is a channels-last view (no copy), which the uint8 resize kernels handle fastest.
     """
-    try:
-        with Image.open(path) as image:
-            rgb = np.array(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
-            Image.DecompressionBombError) as error:
-        raise VpropError(f"cannot decode image ({error})", path) from error
-    return torch.from_numpy(rgb).permute(2, 0, 1)
+    return ImageFile(path, reduce=False).tensor()
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -61,6 +55,7 @@ class PairDataset(Dataset):
     video_backend: VideoBackend = "pyav"
     gap_range: tuple[int, int] = (4, 48)
     max_retries: int = 20
+    reduced_decode: bool = True
     _frame_counts: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -98,7 +93,7 @@ class PairDataset(Dataset):
             return [self.pair_sampler(frames[2 * r], frames[2 * r + 1], rng)
                     for r in range(self.repeats)]
         if self.source.format == "images":
-            image = read_image(clip.path)
+            image = ImageFile(clip.path, self.reduced_decode)
             return [self.pair_sampler(image, rng) for _ in range(self.repeats)]
         picks = [int(rng.integers(self._length(clip))) for _ in range(self.repeats)]
         frames = self._read_frames(clip, tuple(picks))
@@ -115,9 +110,9 @@ class PairDataset(Dataset):
             raise VpropError(f"video has {count} frames", clip.path)
         return count
 
-    def _read_frames(self, clip: Clip, indices: tuple[int, ...]) -> list[torch.Tensor]:
-        if clip.frames:
-            return [read_image(clip.frames[i]) for i in indices]
+    def _read_frames(self, clip: Clip, indices: tuple[int, ...]) -> list[torch.Tensor | ImageFile]:
+        if clip.frames:  # decoded lazily, at the scale the crop needs
+            return [ImageFile(clip.frames[i], self.reduced_decode) for i in indices]
         with open_video(clip.path, self.video_backend) as reader:
             return reader.get(list(indices))
 

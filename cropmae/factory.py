@@ -52,7 +52,7 @@ def build_dataset(config: TrainConfig, source: DataSource) -> PairDataset:
         source=source, method=config.method, pair_sampler=pair_sampler(config),
         num_patches=(config.img_size // patch) ** 2, seed=config.seed,
         repeats=config.repeated_sampling, video_backend=config.video_backend,
-        gap_range=tuple(config.frame_gap),
+        gap_range=tuple(config.frame_gap), reduced_decode=config.reduced_decode,
     )
 
 
@@ -81,7 +81,7 @@ def build_optimizer(model: torch.nn.Module, config: TrainConfig,
                     device: torch.device) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and 1-D parameters; frozen tensors excluded."""
     groups = param_groups_weight_decay(model, config.weight_decay)
-    fused = device.type == "cuda"
+    fused = config.fused_adamw and device.type == "cuda"
     return torch.optim.AdamW(groups, lr=0.0, betas=tuple(config.betas), fused=fused)
 
 
