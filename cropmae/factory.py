@@ -69,12 +69,14 @@ def build_loader(dataset: PairDataset, sampler: EpochSampler, batch_size: int, w
 def build_model(config: TrainConfig) -> SiameseMAE:
     """Siamese MAE around a registry ViT built for ``img_size``."""
     encoder = create_vit(config.arch, img_size=config.img_size)
-    return SiameseMAE(
+    model = SiameseMAE(
         encoder, mask_ratio=config.mask_ratio, decoder_dim=config.decoder_dim,
         decoder_depth=config.decoder_depth, decoder_heads=config.decoder_heads,
         decoder_ffn_dim=config.decoder_ffn_dim, decoder_dropout=config.decoder_dropout,
         norm_pix_loss=config.norm_pix_loss,
     )
+    model.set_fast_paths(config.fused_attention, config.channels_last)
+    return model
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig,
