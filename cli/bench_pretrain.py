@@ -32,6 +32,7 @@ from vprop.utils import atomic_write_json
               help="Only the data pipeline (no model, FLOPs or end-to-end figures).")
 @click.option("--reduced-decode/--no-reduced-decode", default=True, show_default=True,
               help="JPEG DCT-domain decoding at the scale the crop needs.")
+@click.option("--gpu-decode", is_flag=True, help="Decode and crop JPEGs on the GPU.")
 @click.option("--fused-attention/--no-fused-attention", default=True, show_default=True,
               help="SDPA attention kernels in encoder and decoder.")
 @click.option("--fused-adamw/--no-fused-adamw", default=True, show_default=True,
@@ -41,7 +42,7 @@ from vprop.utils import atomic_write_json
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
               help="Also write the results here.")
 def command(archs, method, data, batch_size, img_size, steps, warmup, data_batches, workers,
-            precision, compile_, device, no_end_to_end, no_model, reduced_decode,
+            precision, compile_, device, no_end_to_end, no_model, reduced_decode, gpu_decode,
             fused_attention, fused_adamw, channels_last, json_path) -> None:
     """Measure images/s of CropMAE/SiamMAE training and of its data pipeline.
 
@@ -58,7 +59,8 @@ def command(archs, method, data, batch_size, img_size, steps, warmup, data_batch
             data=data or "", method=method, arch=arch, img_size=img_size,
             batch_size=batch_size, precision=precision, compile=compile_, device=device,
             workers=default_workers() if workers is None else workers,
-            reduced_decode=reduced_decode, fused_attention=fused_attention,
+            reduced_decode=reduced_decode, gpu_decode=gpu_decode,
+            fused_attention=fused_attention,
             fused_adamw=fused_adamw, channels_last=channels_last,
         )
         report = run_benchmark(config, steps, warmup, data_batches or steps,

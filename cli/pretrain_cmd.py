@@ -79,6 +79,8 @@ def _pair(kind: type):
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
 @click.option("--reduced-decode/--no-reduced-decode", default=_D.reduced_decode,
               show_default=True, help="Decode JPEGs at 1/2, 1/4, 1/8 when the crop allows.")
+@click.option("--gpu-decode", is_flag=True,
+              help="Decode JPEGs and cut the views on the GPU (nvJPEG), in batches.")
 @click.option("--fused-attention/--no-fused-attention", default=_D.fused_attention,
               show_default=True, help="SDPA (flash / memory-efficient) attention kernels.")
 @click.option("--fused-adamw/--no-fused-adamw", default=_D.fused_adamw, show_default=True,

@@ -67,6 +67,7 @@ class TrainConfig:
     compile: bool = False
     # speed paths (none changes the result beyond rounding; see README "Pretraining speed")
     reduced_decode: bool = True
+    gpu_decode: bool = False
     fused_attention: bool = True
     fused_adamw: bool = True
     channels_last: bool = False
@@ -144,6 +145,9 @@ def resolve(config: TrainConfig, data_format: str | None = None) -> TrainConfig:
         raise VpropError(f"--workers must be >= 0, got {out.workers}")
     if out.recon_count < 1:
         raise VpropError(f"--recon-count must be at least 1, got {out.recon_count}")
+    if out.gpu_decode and (out.method != "cropmae" or out.color_jitter or out.gaussian_blur):
+        raise VpropError("--gpu-decode renders CropMAE views of JPEG images without colour "
+                         "jitter or blur; drop it for this run")
     if out.crop_strategy not in CROP_STRATEGIES:
         raise VpropError(f"unknown crop strategy {out.crop_strategy!r}; use {CROP_STRATEGIES}")
     return out

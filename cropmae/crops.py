@@ -116,6 +116,27 @@ def as_source(image: torch.Tensor | ImageSource) -> ImageSource:
 
 
 @dataclass(frozen=True)
+class PairPlan:
+    """The random choices of one CropMAE pair, drawn before the image is decoded.
+
+    ``box_g`` is the global crop and ``box_b`` the second global crop (``random``), both in
+    source pixels; ``box_in_view`` is the local crop in the pixels of the resized global view
+    (nested strategies); ``flip1``/``flip2`` mirror view 1 / view 2.
+    """
+
+    box_g: Box
+    box_b: Box | None
+    box_in_view: Box | None
+    flip1: bool
+    flip2: bool
+
+    @property
+    def source_boxes(self) -> list[Box]:
+        """The boxes cut from the source image itself."""
+        return [self.box_g] if self.box_b is None else [self.box_g, self.box_b]
+
+
+@dataclass(frozen=True)
 class PhotometricAugment:
     """Optional colour jitter / Gaussian blur applied to the unmasked view (ablation, Tab. 3e).
 
@@ -169,6 +190,45 @@ class CropPairSampler:
         if self.strategy not in CROP_STRATEGIES:
             raise ValueError(f"unknown crop strategy {self.strategy!r}; use {CROP_STRATEGIES}")
 
+    def plan(self, height: int, width: int, rng: np.random.Generator) -> PairPlan:
+        """Every random choice of a pair (boxes, flips), made before any pixel is decoded."""
+        box_g = sample_box(height, width, self.global_scale, rng, self.ratio)
+        if self.strategy == "same":
+            flip = bool(rng.random() < self.flip_p)
+            return PairPlan(box_g, None, None, flip, flip)
+        if self.strategy == "random":
+            box_b = sample_box(height, width, self.global_scale, rng, self.ratio)
+            box_in_view = None
+        else:
+            box_b = None
+            box_in_view = sample_box(self.size, self.size, self.local_scale, rng, self.ratio)
+        flip1 = bool(rng.random() < self.flip_p)
+        flip2 = bool(rng.random() < self.flip_p)
+        return PairPlan(box_g, box_b, box_in_view, flip1, flip2)
+
+    def render(self, source: ImageSource, plan: PairPlan) -> ViewPair:
+        """The two (unaugmented) views a plan describes, from any image source or device."""
+        size, mode = self.size, self.interpolation
+        source.prepare(plan.source_boxes, size)
+        box_g = plan.box_g
+        view_g = source.crop_resize(box_g, size, mode)
+        if self.strategy == "same":
+            view = view_g.flip(-1) if plan.flip1 else view_g
+            return ViewPair(view, view, box_g, box_g, plan.flip1, plan.flip1)
+        if self.strategy == "random":
+            pair = (view_g, source.crop_resize(plan.box_b, size, mode), box_g, plan.box_b)
+        else:
+            view_l = crop_resize_tensor(view_g, plan.box_in_view, size, mode)
+            box_l = box_g.within_view(plan.box_in_view, size)
+            if self.strategy == "global-to-local":
+                pair = (view_g, view_l, box_g, box_l)
+            else:
+                pair = (view_l, view_g, box_l, box_g)
+        view1, view2, box1, box2 = pair
+        view1 = view1.flip(-1) if plan.flip1 else view1
+        view2 = view2.flip(-1) if plan.flip2 else view2
+        return ViewPair(view1, view2, box1, box2, plan.flip1, plan.flip2)
+
     def __call__(self, image: torch.Tensor | ImageSource,
                  rng: np.random.Generator) -> ViewPair:
         """Make the two views of a (3, H, W) uint8 image or a lazily decoded image file.
@@ -177,36 +237,9 @@ class CropPairSampler:
         :class:`~vprop.cropmae.decode.ImageFile` can decode at the scale the boxes need.
         """
         source = as_source(image)
-        h, w = source.height, source.width
-        box_g = sample_box(h, w, self.global_scale, rng, self.ratio)
-        if self.strategy == "same":
-            source.prepare([box_g], self.size)
-            view_g = source.crop_resize(box_g, self.size, self.interpolation)
-            flip = bool(rng.random() < self.flip_p)
-            view = view_g.flip(-1) if flip else view_g
-            return ViewPair(self.augment(view, rng), view, box_g, box_g, flip, flip)
-        if self.strategy == "random":
-            box_b = sample_box(h, w, self.global_scale, rng, self.ratio)
-            source.prepare([box_g, box_b], self.size)
-            view_g = source.crop_resize(box_g, self.size, self.interpolation)
-            view_b = source.crop_resize(box_b, self.size, self.interpolation)
-            pair = (view_g, view_b, box_g, box_b)
-        else:
-            box_in_view = sample_box(self.size, self.size, self.local_scale, rng, self.ratio)
-            source.prepare([box_g], self.size)
-            view_g = source.crop_resize(box_g, self.size, self.interpolation)
-            view_l = crop_resize_tensor(view_g, box_in_view, self.size, self.interpolation)
-            box_l = box_g.within_view(box_in_view, self.size)
-            if self.strategy == "global-to-local":
-                pair = (view_g, view_l, box_g, box_l)
-            else:
-                pair = (view_l, view_g, box_l, box_g)
-        view1, view2, box1, box2 = pair
-        flip1 = bool(rng.random() < self.flip_p)
-        flip2 = bool(rng.random() < self.flip_p)
-        view1 = view1.flip(-1) if flip1 else view1
-        view2 = view2.flip(-1) if flip2 else view2
-        return ViewPair(self.augment(view1, rng), view2, box1, box2, flip1, flip2)
+        pair = self.render(source, self.plan(source.height, source.width, rng))
+        pair.view1 = self.augment(pair.view1, rng)
+        return pair
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class PairDataset(Dataset):
     gap_range: tuple[int, int] = (4, 48)
     max_retries: int = 20
     reduced_decode: bool = True
+    gpu_decode: bool = False
     _frame_counts: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -65,10 +66,11 @@ class PairDataset(Dataset):
         epoch, index = key
         rng = sample_rng(self.seed, epoch, index)
         skipped: list[str] = []
+        make = self._encoded_pairs if self.gpu_decode else self._pairs
         for _ in range(self.max_retries + 1):
             clip = self.source.clips[index]
             try:
-                pairs = self._pairs(clip, rng)
+                pairs = make(clip, rng)
                 break
             except VpropError as error:
                 skipped.append(str(error))
@@ -80,9 +82,25 @@ class PairDataset(Dataset):
                 f"{self.max_retries + 1} undecodable items in a row; last: {skipped[-1]}",
                 self.source.root,
             )
-        views = torch.stack([torch.stack([p.view1, p.view2]) for p in pairs])  # (R, 2, 3, S, S)
         noise = torch.from_numpy(rng.random((self.repeats, self.num_patches), dtype=np.float32))
+        if self.gpu_decode:
+            return {"pairs": pairs, "noise": noise, "skipped": skipped}
+        views = torch.stack([torch.stack([p.view1, p.view2]) for p in pairs])  # (R, 2, 3, S, S)
         return {"views": views, "noise": noise, "skipped": skipped}
+
+    def _encoded_pairs(self, clip: Clip, rng: np.random.Generator) -> list[Any]:
+        """For ``gpu_decode``: JPEG bytes + plans (other files: CPU views, as usual)."""
+        from vprop.cropmae.device_decode import EncodedPair
+
+        image = ImageFile(clip.path, self.reduced_decode)
+        sampler = self.pair_sampler
+        if image.format == "JPEG" and image.mode in ("RGB", "L"):
+            data = torch.from_numpy(np.fromfile(clip.path, dtype=np.uint8))
+            image.close()
+            return [EncodedPair(data, sampler.plan(image.height, image.width, rng))
+                    for _ in range(self.repeats)]
+        pairs = [sampler(image, rng) for _ in range(self.repeats)]
+        return [torch.stack([p.view1, p.view2]) for p in pairs]
 
     def _pairs(self, clip: Clip, rng: np.random.Generator) -> list[ViewPair]:
         if self.method == "siammae":

@@ -95,6 +95,7 @@ class ImageFile:
         except _DECODE_ERRORS as error:
             raise VpropError(f"cannot decode image ({error})", path) from error
         self.width, self.height = self._pil.size
+        self.format, self.mode = self._pil.format, self._pil.mode
         self.scale = 1
         self._decoded: Image.Image | torch.Tensor | None = None
 
@@ -119,6 +120,10 @@ class ImageFile:
         except _DECODE_ERRORS as error:
             pil.close()
             raise VpropError(f"cannot decode image ({error})", self.path) from error
+
+    def close(self) -> None:
+        """Release the file without decoding."""
+        self._pil.close()
 
     def crop_resize(self, box: Any, size: int, interpolation: InterpolationMode) -> torch.Tensor:
         """The box (original pixel coordinates) resized to a (3, size, size) uint8 view."""
