@@ -110,3 +110,33 @@ def test_a_corrupt_file_is_a_vprop_error(tmp_path):
     path.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(VpropError):
         ImageFile(path).prepare([], 0)
+
+
+def test_kill_and_resume_is_bit_identical_with_reduced_decoding(shared_data, tmp_path):
+    import json
+
+    from vprop.cropmae.config import TrainConfig
+    from vprop.cropmae.train import run_pretraining
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in sorted((shared_data / "images-mini").iterdir())[:24]:
+        with Image.open(path) as image:  # 2x: 1/2, 1/4 and 1/8 decoding all occur at 64 px
+            image.convert("RGB").resize((image.width * 2, image.height * 2)).save(
+                folder / path.name, quality=90)
+    common = dict(data=str(folder), arch="vit_test_patch16", img_size=64, decoder_dim=64,
+                  decoder_ffn_dim=128, workers=0, log_every=1, progress=False,
+                  save_every=1000, mask_ratio=0.75, epochs=2, batch_size=8,
+                  warmup_epochs=0.5, lr=1e-3, crop_strategy="random")
+    run_pretraining(TrainConfig(output_dir=str(tmp_path / "full"), **common))
+    run_pretraining(TrainConfig(output_dir=str(tmp_path / "cut"), stop_after_steps=4, **common))
+    run_pretraining(TrainConfig(output_dir=str(tmp_path / "cut"), resume="auto", **common))
+
+    def losses(run):
+        lines = [json.loads(line) for line in open(tmp_path / run / "log.jsonl")]
+        return {line["step"]: line["loss"] for line in lines if "loss" in line}
+
+    assert losses("full") == losses("cut") and len(losses("full")) == 6
+    a = torch.load(tmp_path / "full" / "checkpoint-last.pth", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "checkpoint-last.pth", weights_only=True)["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
