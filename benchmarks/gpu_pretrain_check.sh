@@ -8,7 +8,7 @@
 #      syncs per step, share of the model rate lost to data (target >= 3000 pairs/s)
 #   2. the same with --compile
 #   3. the same with --gpu-decode (nvJPEG batch decode + crops on the GPU)
-#   4. model-only A/B of the speed flags: --no-fused-attention, --channels-last,
+#   4. model-only A/B of the speed flags: --no-fused-attention, --channels-last, fp16,
 #      --no-fused-adamw (to confirm or change the defaults)
 #   5. SiamMAE ViT-S/16, batch 128, bf16 on the real mp4 clips
 #   6. a 1-GPU NCCL torchrun pretraining run (20 steps, checkpoint written)
@@ -59,6 +59,7 @@ run cropmae-gpu-decode --method cropmae --data "$IMAGES" --steps 40 --warmup 5 \
 run model-no-fused-attention --method cropmae --steps 40 --warmup 5 --no-fused-attention
 run model-channels-last --method cropmae --steps 40 --warmup 5 --channels-last
 run model-no-fused-adamw --method cropmae --steps 40 --warmup 5 --no-fused-adamw
+run model-fp16 --method cropmae --steps 40 --warmup 5 --precision fp16  # the authors' fp16 + loss scaling
 run siammae --method siammae --data "$VIDEOS" --steps 8 --warmup 2 --data-batches 4
 
 echo "== 1-GPU NCCL torchrun"
