@@ -12,6 +12,7 @@
 #      --no-fused-adamw (to confirm or change the defaults)
 #   5. SiamMAE ViT-S/16, batch 128, bf16 on the real mp4 clips
 #   6. a 1-GPU NCCL torchrun pretraining run (20 steps, checkpoint written)
+#   7. host synchronisations counted in 30 steps of the real training loop
 # Data: ../shared/data/images-mini and ../shared/data/videos, replicated by symlinks so an
 # epoch holds many batches (set VPROP_IMAGES / VPROP_VIDEOS to use real folders instead).
 set -euo pipefail
@@ -74,5 +75,21 @@ cfg = json.load(open(f"{sys.argv[1]}/config.json"))["derived"]
 print("torchrun: world", cfg["world_size"], "steps", [l["step"] for l in lines],
       "images/s", [round(l["images_per_s"]) for l in lines],
       "data wait", [round(l["data_wait_frac"], 3) for l in lines])
+EOF
+echo "== host synchronisations in the real training loop (CUDA sync debug mode)"
+timeout 120 $PY - "$IMAGES" "$OUT/syncs" "$WORKERS" <<'EOF' || echo "!! sync check failed"
+import sys, warnings
+import torch
+from vprop.cropmae.config import TrainConfig
+from vprop.cropmae.train import run_pretraining
+torch.cuda.set_sync_debug_mode("warn")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    run_pretraining(TrainConfig(data=sys.argv[1], output_dir=sys.argv[2], arch="vits16",
+                                batch_size=128, epochs=1, stop_after_steps=30, log_every=30,
+                                progress=False, workers=int(sys.argv[3])))
+syncs = sum("synchroniz" in str(w.message) for w in caught)
+print(f"{syncs} synchronising calls in 30 steps with 1 log line and 1 checkpoint "
+      "(expected: a few, from the log line and the checkpoint, not one per step)")
 EOF
 echo "results in $OUT"
