@@ -92,4 +92,4 @@ def _summary(arch: str, report: dict, batch_size: int) -> str:
         line += (f"; end-to-end {e2e['images_per_s']:.1f} img/s, host waiting for data "
                  f"{100 * e2e['host_wait_frac']:.1f}% of the time, "
                  f"{100 * e2e['lost_to_data_frac']:.1f}% of the model-only rate lost")
-    return line
+    return line.rstrip(";")
