@@ -22,19 +22,39 @@ def comparison_rows(
         payloads: Each run's ``results.json`` payload (``"global"``, ``"backbone"``).
 
     Returns:
-        (header, rows): ``checkpoint``, ``sha256`` (first 12 hex digits), ``arch``, then metrics.
+        (header, rows): ``checkpoint``, ``sha256`` (first 12 hex digits), ``arch``, ``scored at``
+        (DAVIS runs: ``native`` or ``HxW``), then metrics.
+
+    Raises:
+        VpropError: The runs were scored at different sizes (their J&F are different
+            protocols and cannot share a column).
     """
+    sizes = {name: _score_size(payload) for name, payload in zip(names, payloads)}
+    if len(set(sizes.values())) > 1:
+        listing = ", ".join(f"{name}: {size or 'n/a'}" for name, size in sizes.items())
+        raise VpropError(f"runs scored at different sizes cannot share a column ({listing}); "
+                         "compare them in separate tables")
     metrics: list[str] = []
     for payload in payloads:
         metrics.extend(key for key in payload["global"] if key not in metrics)
-    header = ["checkpoint", "sha256", "arch", *metrics]
+    scored = any(size is not None for size in sizes.values())
+    header = ["checkpoint", "sha256", "arch", *(["scored at"] if scored else []), *metrics]
     rows = []
     for name, payload in zip(names, payloads):
         backbone = payload.get("backbone", {})
         digest = backbone.get("sha256") or "random-init"
         rows.append([name, digest[:12], backbone.get("arch", ""),
+                     *([sizes[name]] if scored else []),
                      *(payload["global"].get(metric) for metric in metrics)])
     return header, rows
+
+
+def _score_size(payload: Mapping[str, Any]) -> str | None:
+    """A run's score size as text (``native``, ``480x880``), ``None`` when it has none."""
+    size = payload.get("score_size")
+    if size is None or isinstance(size, str):
+        return size
+    return f"{size[0]}x{size[1]}"
 
 
 def _cell(value: Any, digits: int) -> str:

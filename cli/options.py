@@ -12,6 +12,7 @@ import click
 from vprop.benchmarks.pipeline import AFFINITY_MODES, EngineSettings
 from vprop.benchmarks.sizes import parse_size
 from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
+from vprop.errors import VpropError
 from vprop.propagation import PRESETS, get_preset
 from vprop.utils import atomic_write_json, package_versions
 
@@ -53,8 +54,18 @@ propagation_options = _compose(
     click.option("--radius", type=float, default=None, help="Override the neighbourhood radius."),
     click.option("--context", type=int, default=None,
                  help="Override the number of context frames."),
+    click.option("--preset-set", multiple=True, metavar="FIELD=VALUE",
+                 help="Override any preset field, e.g. std=0.229,0.224,0.225, nearest=pil, "
+                      "first_frame_output=ground-truth, restrict_first=true (repeatable)."),
     click.option("--size", default=None,
                  help="Override the backbone input size, HxW (e.g. 480x880)."),
+    click.option("--score-size", default=None,
+                 help="DAVIS: write and score predictions at HxW against ground truth "
+                      "nearest-resized to it (480x880: the CropMAE/SiamMAE paper protocol), or "
+                      "'native' (default: the preset's protocol, native for every preset)."),
+    click.option("--decode-topk", type=click.IntRange(min=1), default=None,
+                 help="JHMDB: cells averaged per joint when decoding keypoints (default: the "
+                      "preset's, 3 for crw, 5 otherwise)."),
     click.option("--sequences", default=None,
                  help="Comma-separated subset of sequences / clips / videos."),
     click.option("--split", type=click.Path(path_type=Path), default=None,
@@ -75,14 +86,29 @@ propagation_options = _compose(
 )
 
 
+def parse_score_size(text: str | None) -> tuple[int, int] | str | None:
+    """``--score-size``: ``None`` (the preset's protocol), ``native``, or an ``HxW`` size."""
+    if text is None or text.strip().lower() == "native":
+        return None if text is None else "native"
+    try:
+        return parse_size(text)
+    except VpropError as error:
+        raise VpropError(f"--score-size: {error}") from None
+
+
 def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> EvalRequest:
     """Resolve the preset (paper, task, user overrides), the data root and engine settings."""
+    task_only = {"score_size": "davis", "decode_topk": "jhmdb"}
+    for key, owner in task_only.items():
+        if options.get(key) is not None and task_name != owner:
+            raise VpropError(f"--{key.replace('_', '-')}: only used by --task {owner}")
+    score_size = parse_score_size(options.get("score_size"))
     task = get_task(task_name)
     preset = get_preset(options["preset"]).override(**task.preset_overrides(options["preset"]))
     preset = preset.override(
         topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
         context=options["context"], pos_embed=options["pos_embed"],
-    )
+    ).override_text(options.get("preset_set") or ())
     data_root, synthetic = options["data_root"], options["data_root"] is None
     if synthetic:
         data_root = task.make_sample(out_dir / "synthetic-sample")
@@ -107,6 +133,8 @@ def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> Eva
             affinity=options["affinity"], progress=not options["no_progress"],
         ),
         synthetic=synthetic,
+        score_size=score_size,
+        decode_topk=options.get("decode_topk"),
     )
 
 
@@ -146,6 +174,8 @@ def run_evaluation(
             "preset": request.preset.to_dict(),
             "sequences": request.sequences,
             "size": request.size,
+            "score_size": request.score_size,
+            "decode_topk": request.decode_topk,
             "split": None if request.split is None else str(request.split),
             "device": str(request.settings.torch_device()),
             "batch_size": request.settings.batch_size,

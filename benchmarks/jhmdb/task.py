@@ -40,12 +40,13 @@ from vprop.benchmarks.jhmdb.predictions import (
 )
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
+from vprop.benchmarks.protocols import JHMDB_INPUT, jhmdb_decode_topk
+from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
+from vprop.errors import VpropError
 from vprop.propagation import Preset
 
-INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
-DECODE_TOPK = {"crw": 3}  # cells averaged per joint; 5 (CropMAE's code) for other presets
+INPUT_SIZE = JHMDB_INPUT.size  # (height, width): CRW/CropMAE resize, aspect ratio not kept
 HEADLINE = (0.1, 0.2)
 
 
@@ -59,9 +60,18 @@ def make_sample(dest: Path) -> Path:
     return make_jhmdb_sample(Path(dest))
 
 
-def decode_topk(preset: Preset) -> int:
-    """Cells averaged per joint when decoding: 3 for CRW, 5 otherwise (CropMAE)."""
-    return DECODE_TOPK.get(preset.name, 5)
+def decode_topk(preset: Preset, override: int | None = None) -> int:
+    """Cells averaged per joint when decoding.
+
+    ``override`` (``--decode-topk``) if given, else the preset's protocol (3 for CRW, 5
+    otherwise, CropMAE).
+
+    Raises:
+        VpropError: ``override`` is below 1.
+    """
+    if override is not None and override < 1:
+        raise VpropError(f"--decode-topk must be >= 1, got {override}")
+    return override if override is not None else jhmdb_decode_topk(preset.name)
 
 
 def predict_clip(
@@ -70,24 +80,25 @@ def predict_clip(
     preset: Preset,
     input_size: tuple[int, int],
     settings: EngineSettings,
+    topk: int,
 ) -> ClipKeypoints:
     """Propagate frame 0's joints through a clip and decode keypoints of every frame.
 
     Args:
-        extractor: Feature extractor with ``stride``.
+        extractor: Feature extractor with a ``stride`` (or ``patch_size``).
         clip: The clip.
         preset: Propagation preset.
         input_size: Backbone input (height, width).
         settings: Engine settings.
+        topk: Cells averaged per joint when decoding.
 
     Returns:
         (T, J, 2) pixel keypoints and (T, J) visibility; frame 0 is the decode of its
         ground-truth maps.
     """
-    patch = int(extractor.stride)
-    grid = (input_size[0] // patch, input_size[1] // patch)
+    patch = feature_stride(extractor)
+    grid = feature_grid(input_size, patch, pads_input(extractor))
     first = joint_label_maps(pixels_to_grid(clip.joints[0], clip.size, input_size, patch), grid)
-    topk = decode_topk(preset)
     frames = read_frames(clip.frames, clip.size)
     xys, visibles = [], []
     soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings)
@@ -128,57 +139,40 @@ def _table(global_figures: dict[str, float | None], clips: int, frames: int,
     return "\n".join([header, "  ".join(f"{key:>7}" for key in keys), row])
 
 
-def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
+def score(
+    data_root: Path, predictions: Path, sequences: list[str] | None = None,
+    split: Path | None = None, synthetic: bool = False,
+) -> dict[str, Any]:
+    """Score a folder of keypoint files (``<predictions>/<class>/<clip>.json``) by PCK.
 
-    Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
-        request: Resolved evaluation request.
+    The one scoring path of ``vprop eval --task jhmdb`` and ``vprop score --task jhmdb``.
 
     Returns:
-        {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {...}},
-        "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "input_size", "grid", "decode_topk",
-        "outputs", "skipped_finished", "timing", "table"}; NaN figures (nothing scored) are
-        ``None``; ``timing`` covers prediction and scoring of this run.
+        {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {"frames",
+        "scored_joints", PCK...}}, "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "table"};
+        NaN figures (nothing scored) are ``None``.
 
     Raises:
-        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
+        VpropError: Bad dataset or list, or a clip's prediction file missing or not covering
+            its frames (naming the file).
     """
-    clips = load_clips(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.stride)
-    input_size = (check_patch_multiple(tuple(request.size), patch) if request.size
-                  else fit_to_stride(INPUT_SIZE, patch))
-    grid = (input_size[0] // patch, input_size[1] // patch)
-    signature = run_signature(extractor, request.preset, input_size, request.settings,
-                              decode_topk=decode_topk(request.preset))
+    clips = load_clips(Path(data_root), sequences, split)
     per_clip: dict[str, Any] = {}
     distances = []
-    skipped, predicted_frames, start = [], 0, time.perf_counter()
-    for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
-        path = prediction_path(request.out_dir, clip.name)
+    for clip in clips:
+        path = Path(predictions) / f"{clip.name}.json"
         names = clip.frame_names()
-        keypoints = None
-        if not request.overwrite:
-            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
-        resumed = keypoints is not None
-        if resumed:
-            skipped.append(clip.name)
-        else:
-            keypoints = predict_clip(extractor, clip, request.preset, input_size,
-                                     request.settings)
-            predicted_frames += len(names)
-            meta = {"frame_size": list(clip.size), "input_size": list(input_size),
-                    "grid": list(grid), "signature": signature}
-            write_keypoints(path, clip.name, names, keypoints, meta)
+        keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
+        if keypoints is None:
+            raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
+                             f"of {clip.joints.shape[1]} joints)", path)
         clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
         distances.append(clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),
             "scored_joints": int((~np.isnan(clip_distances)).sum()),
             **_clean(pck_summary(clip_distances)),
-            "resumed": resumed,
         }
-    elapsed = time.perf_counter() - start
     pooled = np.concatenate(distances)  # (sum T, J)
     global_figures = _clean(pck_summary(pooled))
     total_frames = sum(item["frames"] for item in per_clip.values())
@@ -186,11 +180,61 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
         "global": global_figures,
         "per_clip": per_clip,
         "per_joint": _per_joint(pooled),
+        "table": _table(global_figures, len(clips), total_frames, synthetic),
+    }
+
+
+def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
+    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
+        request: Resolved evaluation request.
+
+    Returns:
+        :func:`score`'s result with ``"resumed"`` per clip, and "input_size", "grid",
+        "decode_topk", "outputs", "skipped_finished", "timing".
+
+    Raises:
+        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
+    """
+    clips = load_clips(Path(request.data_root), request.sequences, request.split)
+    patch = feature_stride(extractor)
+    input_size = (check_patch_multiple(tuple(request.size), patch) if request.size
+                  else JHMDB_INPUT.resolve(INPUT_SIZE, patch, pads=False))  # floored to cells
+    grid = feature_grid(input_size, patch, pads_input(extractor))
+    topk = decode_topk(request.preset, request.decode_topk)
+    signature = run_signature(extractor, request.preset, input_size, request.settings,
+                              decode_topk=topk)
+    resumed: dict[str, bool] = {}
+    skipped, predicted_frames, start = [], 0, time.perf_counter()
+    for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
+        path = prediction_path(request.out_dir, clip.name)
+        names = clip.frame_names()
+        keypoints = None
+        if not request.overwrite:
+            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
+        resumed[clip.name] = keypoints is not None
+        if resumed[clip.name]:
+            skipped.append(clip.name)
+            continue
+        keypoints = predict_clip(extractor, clip, request.preset, input_size,
+                                 request.settings, topk)
+        predicted_frames += len(names)
+        meta = {"frame_size": list(clip.size), "input_size": list(input_size),
+                "grid": list(grid), "signature": signature}
+        write_keypoints(path, clip.name, names, keypoints, meta)
+    elapsed = time.perf_counter() - start
+    scores = score(Path(request.data_root), Path(request.out_dir) / RESULTS_DIR,
+                   [clip.name for clip in clips], request.split, request.synthetic)
+    for name, figures in scores["per_clip"].items():
+        figures["resumed"] = resumed[name]
+    return {
+        **scores,
         "input_size": list(input_size),
         "grid": list(grid),
-        "decode_topk": decode_topk(request.preset),
+        "decode_topk": topk,
         "outputs": str(Path(request.out_dir) / RESULTS_DIR),
         "skipped_finished": skipped,
         "timing": timing(predicted_frames, elapsed),
-        "table": _table(global_figures, len(clips), total_frames, request.synthetic),
     }

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride, long_side_size
+from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
+from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tasks import (
     EvalRequest,
     done_marker,
@@ -44,14 +45,13 @@ CLASSES = (
     "pants", "gloves", "scarf", "skirt", "torso-skin", "face", "right-arm", "left-arm",
     "right-leg", "left-leg", "right-shoe", "left-shoe",
 )
-LONG_SIDE = 880
-SIZE_MULTIPLE = 64
 PREDICTIONS_DIR = "results"
+OUTPUT_NEAREST = "pil"  # CropMAE/CRW eval_vip.py resizes predictions with PIL NEAREST
 
 
 def preset_overrides(preset_name: str) -> dict[str, Any]:
-    """VIP changes the cropmae preset's top-k from 7 to 10 (SiamMAE/CropMAE's VIP runs)."""
-    return {"topk": 10} if preset_name == "cropmae" else {}
+    """VIP's preset changes (cropmae: top-10, SiamMAE/CropMAE's VIP runs), from the protocols."""
+    return dict(VIP_PRESET_OVERRIDES.get(preset_name, {}))
 
 
 def make_sample(dest: Path) -> Path:
@@ -61,9 +61,8 @@ def make_sample(dest: Path) -> Path:
 
 def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
     """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
-    if size:
-        return check_patch_multiple(tuple(size), patch)
-    return fit_to_stride(long_side_size(video.size, LONG_SIDE, SIZE_MULTIPLE), patch)
+    chosen = tuple(size) if size else VIP_INPUT.resolve(video.size, patch, pads=False)
+    return check_patch_multiple(chosen, patch)
 
 
 def predict_video(
@@ -78,18 +77,19 @@ def predict_video(
     first_ids, palette = read_indexed_png(video.annotations[0])
     channels, classes = first_frame_channels(first_ids)
     frames = read_frames(video.frames, video.size)
+    grid = feature_grid(input_size, feature_stride(extractor), pads_input(extractor))
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
-                                int(extractor.stride), settings)
+                                grid, settings)
     for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
                             desc=video.name, leave=False, disable=not settings.progress):
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
-                               exact_nearest=True)  # (H, W) channels
+                               nearest=OUTPUT_NEAREST)  # (H, W) channels
         ids = channels_to_ids(argmax, classes)
         write_indexed_png(out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png", ids,
                           palette)
 
 
-def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
+def score_video(predictions: Path, video: VipVideo) -> np.ndarray:
     """Confusion matrix of one video over its annotated frames (first included).
 
     Raises:
@@ -100,9 +100,9 @@ def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
     for label in video.annotations:
         gt, _ = read_indexed_png(label)
         check_class_ids(gt, label)
-        pred_path = out_dir / PREDICTIONS_DIR / video.name / label.name
+        pred_path = predictions / video.name / label.name
         pred = read_indexed_png(pred_path)[0]
-        pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, exact=True).numpy()  # PIL
+        pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, OUTPUT_NEAREST).numpy()
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
         confusion += confusion_matrix(gt, pred)
@@ -122,30 +122,66 @@ def _table(miou: float | None, iou: dict[str, float | None], videos: int, frames
     return "\n".join(lines)
 
 
+def score(
+    data_root: Path, predictions: Path, sequences: list[str] | None = None,
+    split: Path | None = None, synthetic: bool = False,
+) -> dict[str, Any]:
+    """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
+
+    The one scoring path of ``vprop eval --task vip`` and ``vprop score --task vip``: one 20x20
+    confusion matrix over every annotated frame (first included), 255 ignored, predictions
+    PIL-nearest-resized to the annotation size like the reference scorer.
+
+    Returns:
+        {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
+        {"scored_frames", "mIoU"}}, "confusion": 20x20 counts (rows = ground truth), "table"}.
+
+    Raises:
+        VpropError: Bad layout or annotations, or a missing or invalid prediction.
+    """
+    videos = load_videos(Path(data_root), sequences, split)
+    if not Path(predictions).is_dir():
+        raise VpropError("predictions folder not found", predictions)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    per_video: dict[str, Any] = {}
+    for video in videos:
+        video_confusion = score_video(Path(predictions), video)
+        confusion += video_confusion
+        per_video[video.name] = {"scored_frames": len(video.annotations),
+                                 "mIoU": _percent(mean_iou(video_confusion))}
+    miou = _percent(mean_iou(confusion))
+    per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
+    frames = sum(item["scored_frames"] for item in per_video.values())
+    return {
+        "global": {"mIoU": miou},
+        "per_class": per_class,
+        "per_video": per_video,
+        "confusion": confusion.tolist(),
+        "table": _table(miou, per_class, len(videos), frames, synthetic),
+    }
+
+
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write class-id PNGs, and score mIoU over the requested videos.
+    """Propagate, write class-id PNGs, and score mIoU over the requested videos (:func:`score`).
 
     Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
+        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
         request: Resolved evaluation request.
 
     Returns:
-        {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
-        "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
-        "confusion": 20x20 pixel counts (rows = ground truth), "outputs", "skipped_finished",
-        "timing", "table"}. Figures are percentages.
+        :func:`score`'s result, with ``"frames"``, ``"input_size"`` and ``"resumed"`` added per
+        video, and ``"outputs"``, ``"skipped_finished"``, ``"timing"``. Figures are percentages.
 
     Raises:
         VpropError: Bad layout, list, frames or annotations (naming the file).
     """
     out_dir = Path(request.out_dir)
     videos = load_videos(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.stride)
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    stride = feature_stride(extractor)
     per_video: dict[str, Any] = {}
     skipped, predicted_frames, start = [], 0, time.perf_counter()
     for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
-        input_size = input_size_for(video, request.size, patch)
+        input_size = input_size_for(video, request.size, stride)
         signature = run_signature(extractor, request.preset, input_size, request.settings)
         marker = done_marker(out_dir, video.name)
         outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
@@ -158,26 +194,17 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
                           out_dir)
             predicted_frames += len(video.frames)
             mark_finished(marker, signature, outputs)
-        video_confusion = score_video(out_dir, video)
-        confusion += video_confusion
-        per_video[video.name] = {
-            "frames": len(video.frames),
-            "scored_frames": len(video.annotations),
-            "mIoU": _percent(mean_iou(video_confusion)),
-            "input_size": list(input_size),
-            "resumed": resumed,
-        }
+        per_video[video.name] = {"frames": len(video.frames), "input_size": list(input_size),
+                                 "resumed": resumed}
     elapsed = time.perf_counter() - start
-    miou = _percent(mean_iou(confusion))
-    per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
-    frames = sum(item["scored_frames"] for item in per_video.values())
+    scores = score(Path(request.data_root), out_dir / PREDICTIONS_DIR,
+                   [video.name for video in videos], request.split, request.synthetic)
+    for name, figures in scores["per_video"].items():
+        per_video[name] = {**per_video[name], **figures}
     return {
-        "global": {"mIoU": miou},
-        "per_class": per_class,
+        **scores,
         "per_video": per_video,
-        "confusion": confusion.tolist(),
         "outputs": str(out_dir / PREDICTIONS_DIR),
         "skipped_finished": skipped,
         "timing": timing(predicted_frames, elapsed),
-        "table": _table(miou, per_class, len(videos), frames, request.synthetic),
     }

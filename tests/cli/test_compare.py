@@ -45,7 +45,9 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
     # Different random weights give different figures: the table is not one run copied twice.
     assert rows[0]["J&F-Mean"] != rows[1]["J&F-Mean"]
     markdown = (out / "comparison.md").read_text()
-    assert markdown.splitlines()[0].startswith("| checkpoint | sha256 | arch | J&F-Mean")
+    assert markdown.splitlines()[0].startswith(
+        "| checkpoint | sha256 | arch | scored at | J&F-Mean")
+    assert [row["scored at"] for row in rows] == ["native", "native"]
     assert mae[:12] in markdown and dino[:12] in markdown
 
 
@@ -94,3 +96,19 @@ def test_models_lists_the_zoo_and_timm_names():
     assert "vit_small_patch14_reg4_dinov2" in listed
     formats = CliRunner().invoke(main, ["models", "--formats"]).output
     assert "lightning" in formats and "dinov2" in formats and "crw" in formats
+def test_runs_scored_at_different_sizes_never_share_a_column():
+    from vprop.benchmarks.comparison import comparison_rows
+    from vprop.errors import VpropError
+
+    def payload(size, jf):
+        return {"global": {"J&F-Mean": jf}, "backbone": {"arch": "vits16", "sha256": "ab" * 32},
+                "score_size": size}
+
+    header, rows = comparison_rows(["a", "b"], [payload([480, 880], 0.6), payload([480, 880], 0.5)])
+    assert header[:5] == ["checkpoint", "sha256", "arch", "scored at", "J&F-Mean"]
+    assert [row[3] for row in rows] == ["480x880", "480x880"]
+    with pytest.raises(VpropError, match=r"different sizes.*a: 480x880, b: native"):
+        comparison_rows(["a", "b"], [payload([480, 880], 0.6), payload("native", 0.5)])
+    # tasks without a score size (JHMDB, VIP) get no such column
+    header, _ = comparison_rows(["a"], [{"global": {"mIoU": 30.0}, "backbone": {}}])
+    assert "scored at" not in header
