@@ -109,7 +109,10 @@ def propagate_grid_labels(
         (C, h, w) soft labels per frame (frame 0's are ``first_labels``).
     """
     device = settings.torch_device()
-    inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
+    inputs = prefetch(
+        to_model_input(frame, input_size, preset.mean, preset.std, preset.input_resize)
+        for frame in frames
+    )
     features = stream_features(
         extractor,
         inputs,
@@ -129,7 +132,7 @@ def propagate_video(
     num_labels: int,
     preset: Preset,
     input_size: tuple[int, int],
-    patch_size: int,
+    grid: tuple[int, int],
     settings: EngineSettings,
 ) -> Iterator[torch.Tensor]:
     """Propagate frame 0's label map (DAVIS objects, VIP parts) through a video.
@@ -140,15 +143,15 @@ def propagate_video(
         first_channels: (H, W) channel index of every pixel of frame 0.
         num_labels: Number of label channels C.
         preset: Propagation preset.
-        input_size: Backbone input (height, width), multiples of ``patch_size``.
-        patch_size: Backbone patch size.
+        input_size: Backbone input (height, width).
+        grid: Feature grid (h, w) the backbone gives for ``input_size``
+            (:func:`~vprop.benchmarks.sizes.feature_grid`).
         settings: Device, batch size and dtypes.
 
     Yields:
         (C, h, w) soft labels on the feature grid, one per frame (frame 0's from its labels).
     """
-    grid = (input_size[0] // patch_size, input_size[1] // patch_size)
     labels = first_frame_labels(
-        first_channels, num_labels, input_size, grid, preset.label_downsample
+        first_channels, num_labels, input_size, grid, preset.label_downsample, preset.nearest
     )
     yield from propagate_grid_labels(extractor, frames, labels, preset, input_size, settings)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
+import torch
+
 from vprop.errors import VpropError
 
 
@@ -55,7 +60,7 @@ def long_side_size(
 
 
 def check_patch_multiple(size: tuple[int, int], patch: int) -> tuple[int, int]:
-    """Raise unless both sides of ``size`` are multiples of the backbone's patch size."""
+    """Raise unless both sides of ``size`` are multiples of the backbone's stride."""
     if size[0] % patch or size[1] % patch:
         raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch/stride "
                          f"{patch} of the backbone")
@@ -71,3 +76,50 @@ def fit_to_stride(size: tuple[int, int], stride: int) -> tuple[int, int]:
     (:func:`check_patch_multiple` refuses them instead).
     """
     return floor_to(size[0], stride), floor_to(size[1], stride)
+
+
+def feature_stride(extractor: Any) -> int:
+    """Pixels per feature cell: the extractor's ``stride`` (``patch_size`` for older ones)."""
+    stride = getattr(extractor, "stride", None) or getattr(extractor, "patch_size", None)
+    if not stride:
+        raise VpropError("the feature extractor has neither a stride nor a patch_size")
+    return int(stride)
+
+
+_PADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pads_input(extractor: Any) -> bool:
+    """Whether the backbone keeps a partial cell at the border (grid = ceil(size / stride)).
+
+    Padded convolutions (ResNets) do: a 854-wide frame gives 107 cells at stride 8, and CRW
+    feeds the native frame. A patch embedding drops the partial patch (grid = floor), so a
+    ViT's input is floored to the stride instead. An extractor may say so itself
+    (``pads_input`` attribute); otherwise one tiny ``(stride + 1)``-pixel image is probed once.
+    """
+    declared = getattr(extractor, "pads_input", None)
+    if declared is not None:
+        return bool(declared)
+    try:
+        return _PADS[extractor]
+    except (KeyError, TypeError):
+        pass
+    side = feature_stride(extractor) + 1
+    parameters = extractor.parameters() if hasattr(extractor, "parameters") else iter(())
+    parameter = next(iter(parameters), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    with torch.inference_mode():
+        cells = extractor(torch.zeros(1, 3, side, side, device=device)).shape[-1]
+    pads = bool(cells > 1)
+    try:
+        _PADS[extractor] = pads
+    except TypeError:
+        pass
+    return pads
+
+
+def feature_grid(size: tuple[int, int], stride: int, pads: bool) -> tuple[int, int]:
+    """Feature grid (h, w) of a backbone input: ceil(size / stride) if it pads, else floor."""
+    if pads:
+        return -(-size[0] // stride), -(-size[1] // stride)
+    return size[0] // stride, size[1] // stride

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vprop.errors import VpropError
 from vprop.utils import atomic_write_bytes
 
 FORMATS = ("md", "csv", "latex")
@@ -124,15 +125,31 @@ def results_table(names: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -
     """
     task = payloads[0]["task"]
     spec = TASK_METRICS[task]
+    sizes = {name: score_size_text(payload) for name, payload in zip(names, payloads)}
+    if len(set(sizes.values())) > 1:
+        listing = ", ".join(f"{name}: {size or 'n/a'}" for name, size in sizes.items())
+        raise VpropError(f"runs scored at different sizes cannot share a column ({listing}); "
+                         "compare them in separate tables")
+    scored = any(size is not None for size in sizes.values())
     rows = []
     for name, payload in zip(names, payloads):
         backbone = payload.get("backbone", {})
         digest = backbone.get("sha256") or "random-init"
         rows.append([name, digest[:12], backbone.get("arch", ""),
+                     *([sizes[name]] if scored else []),
                      *(percent(payload, metric) for metric in spec.metrics)])
     title = f"{spec.title}, label propagation ({spec.unit})"
-    return Table(title, table_meta(payloads[0]), ["checkpoint", "sha256", "arch",
-                                                  *spec.metrics], rows)
+    header = ["checkpoint", "sha256", "arch", *(["scored at"] if scored else []),
+              *spec.metrics]
+    return Table(title, table_meta(payloads[0]), header, rows)
+
+
+def score_size_text(payload: Mapping[str, Any]) -> str | None:
+    """A run's DAVIS score size as text (``native``, ``480x880``); ``None`` when it has none."""
+    size = payload.get("score_size")
+    if size is None or isinstance(size, str):
+        return size
+    return f"{size[0]}x{size[1]}"
 
 
 def _cell(value: Any, digits: int | None) -> str:

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from vprop.benchmarks.settings import EngineSettings
+from vprop.benchmarks.sizes import feature_stride
 from vprop.errors import VpropError
 from vprop.propagation.presets import Preset
 from vprop.utils import atomic_write_json
@@ -46,6 +47,9 @@ class EvalRequest:
         overwrite: Recompute finished sequences instead of skipping them.
         settings: Device, batch size, dtypes, progress bars.
         synthetic: Whether ``data_root`` is the embedded synthetic sample.
+        score_size: DAVIS: ``(height, width)`` to write and score predictions at, ``"native"``
+            for each sequence's own size, ``None`` for the preset's protocol default.
+        decode_topk: JHMDB: cells averaged per joint, ``None`` for the preset's protocol.
     """
 
     data_root: Path
@@ -57,6 +61,8 @@ class EvalRequest:
     overwrite: bool = False
     settings: EngineSettings = field(default_factory=EngineSettings)
     synthetic: bool = False
+    score_size: tuple[int, int] | str | None = None
+    decode_topk: int | None = None
 
 
 def get_task(name: str) -> ModuleType:
@@ -88,7 +94,7 @@ def run_signature(
     signature = {
         "preset": preset.to_dict(),
         "input_size": list(input_size),
-        "stride": int(extractor.stride),
+        "stride": feature_stride(extractor),
         "backbone": describe() if callable(describe) else None,
         "engine": settings.signature(),
         **extra,

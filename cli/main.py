@@ -19,6 +19,7 @@ _COMMANDS = {
     "convert": "convert_cmd",
     "bench": "bench_cmd",
     "models": "models_cmd",
+    "prepare": "prepare_cmd",
 }
 
 

@@ -56,9 +56,19 @@ propagation_options = _compose(
     click.option("--radius", type=float, default=None, help="Override the neighbourhood radius."),
     click.option("--context", type=int, default=None,
                  help="Override the number of context frames."),
+    click.option("--preset-set", multiple=True, metavar="FIELD=VALUE",
+                 help="Override any preset field, e.g. std=0.229,0.224,0.225, nearest=pil, "
+                      "first_frame_output=ground-truth, restrict_first=true (repeatable)."),
     click.option("--size", default=None,
                  help="Override the backbone input size, HxW (e.g. 480x880; a square is "
                       "480x480)."),
+    click.option("--score-size", default=None,
+                 help="DAVIS: write and score predictions at HxW against ground truth "
+                      "nearest-resized to it (480x880: the CropMAE/SiamMAE paper protocol), or "
+                      "'native' (default: the preset's protocol, native for every preset)."),
+    click.option("--decode-topk", type=click.IntRange(min=1), default=None,
+                 help="JHMDB: cells averaged per joint when decoding keypoints (default: the "
+                      "preset's, 3 for crw, 5 otherwise)."),
     click.option("--sequences", default=None,
                  help="Comma-separated subset of sequences / clips / videos."),
     click.option("--split", type=click.Path(path_type=Path), default=None,
@@ -87,7 +97,32 @@ def table_format_option(function: Callable) -> Callable:
                              "(booktabs); all three are written to the run folder.")(function)
 
 
-def check_options(ckpt: Path | None, options: dict[str, Any]) -> tuple[int, int] | None:
+def parse_score_size(text: str | None) -> tuple[int, int] | str | None:
+    """``--score-size``: ``None`` (the preset's protocol), ``native``, or an ``HxW`` size."""
+    if text is None or text.strip().lower() == "native":
+        return None if text is None else "native"
+    try:
+        return parse_size(text)
+    except VpropError as error:
+        raise VpropError(f"--score-size: {error}") from None
+
+
+def _check_task_only(task_name: str, options: dict[str, Any]) -> None:
+    for key, owner in {"score_size": "davis", "decode_topk": "jhmdb"}.items():
+        if options.get(key) is not None and task_name != owner:
+            raise VpropError(f"--{key.replace('_', '-')}: only used by --task {owner}")
+
+
+def _resolved_preset(options: dict[str, Any]) -> Any:
+    """The named preset with the user's overrides (task rules are applied later)."""
+    return get_preset(options["preset"]).override(
+        topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
+        context=options["context"], pos_embed=options["pos_embed"],
+    ).override_text(options.get("preset_set") or ())
+
+
+def check_options(ckpt: Path | None, options: dict[str, Any],
+                  task_name: str | None = None) -> tuple[int, int] | None:
     """Check the arguments and files before anything heavy is imported.
 
     Returns:
@@ -97,16 +132,16 @@ def check_options(ckpt: Path | None, options: dict[str, Any]) -> tuple[int, int]
         VpropError: A bad value or a missing file, naming the option or the file.
     """
     size = parse_size(options["size"])
+    if task_name is not None:
+        _check_task_only(task_name, options)
+    parse_score_size(options.get("score_size"))
     if ckpt is not None and not str(ckpt).startswith("zoo:") and not Path(ckpt).is_file():
         raise VpropError("checkpoint not found", ckpt)
     if options["data_root"] is not None and not Path(options["data_root"]).is_dir():
         raise VpropError("dataset folder not found (--data-root)", options["data_root"])
     if options["split"] is not None and not Path(options["split"]).is_file():
         raise VpropError("split file not found (--split)", options["split"])
-    get_preset(options["preset"]).override(  # the override values alone (task rules later)
-        topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
-        context=options["context"], pos_embed=options["pos_embed"],
-    )
+    _resolved_preset(options)
     engine_settings(options)
     return size
 
@@ -125,12 +160,14 @@ def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> Eva
 
     Without ``--data-root`` the synthetic sample is written under ``out_dir``.
     """
+    _check_task_only(task_name, options)
+    score_size = parse_score_size(options.get("score_size"))
     task = get_task(task_name)
     preset = get_preset(options["preset"]).override(**task.preset_overrides(options["preset"]))
     preset = preset.override(
         topk=options["topk"], temperature=options["temperature"], radius=options["radius"],
         context=options["context"], pos_embed=options["pos_embed"],
-    )
+    ).override_text(options.get("preset_set") or ())
     data_root, synthetic = options["data_root"], options["data_root"] is None
     if synthetic:
         data_root = task.make_sample(out_dir / "synthetic-sample")
@@ -151,6 +188,8 @@ def build_request(task_name: str, out_dir: Path, options: dict[str, Any]) -> Eva
         overwrite=options["overwrite"],
         settings=engine_settings(options),
         synthetic=synthetic,
+        score_size=score_size,
+        decode_topk=options.get("decode_topk"),
     )
 
 
@@ -164,6 +203,8 @@ def _config(request: EvalRequest, task: Any, options: dict[str, Any]) -> dict[st
         "size_requested": None if request.size is None else list(request.size),
         "size_rule": task.input_size_rule(request.preset.name, request.size),
         "size": None,
+        "score_size": request.score_size,
+        "decode_topk": request.decode_topk,
         "split": None if request.split is None else str(request.split),
         "device": str(request.settings.torch_device()),
         "batch_size": request.settings.batch_size,
@@ -202,7 +243,7 @@ def run_evaluation(
     Returns:
         The results payload (also written to ``results.json``).
     """
-    check_options(ckpt, options)
+    check_options(ckpt, options, task_name)
     from vprop.checkpoints import load_backbone
 
     settings = engine_settings(options)
@@ -216,10 +257,9 @@ def run_evaluation(
             "nothing about any pretrained model.", fg="red", bold=True, err=True,
         )
     task = get_task(task_name)
-    preset_name = options["preset"]
     extractor = load_backbone(
         arch=options["arch"], ckpt=ckpt, ckpt_format=options["ckpt_format"],
-        pos_embed=options["pos_embed"] or get_preset(preset_name).pos_embed,
+        pos_embed=options["pos_embed"] or _resolved_preset(options).pos_embed,
         layer=options["layer"], unsafe_load=options["unsafe_load"],
     ).to(device)
     request = build_request(task_name, out_dir, options)

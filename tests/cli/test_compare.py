@@ -55,7 +55,7 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
     markdown = (out / "comparison.md").read_text()
     assert markdown.startswith("**DAVIS-2017")
     jf = runs["a_mae.pth"]["global"]["J&F-Mean"]
-    assert f"| a_mae.pth | {mae[:12]} | vit_test_patch16 | {100 * jf:.1f} |" in markdown
+    assert f"| a_mae.pth | {mae[:12]} | vit_test_patch16 | native | {100 * jf:.1f} |" in markdown
     assert result.stdout == markdown + "\n"  # stdout: exactly the table comparison.md holds
     # Start summary of each run: checkpoint name, format and hash prefix, as results.json.
     start = summary(result.stderr, "vprop eval: davis")
@@ -126,3 +126,21 @@ def test_models_lists_the_zoo_and_timm_names():
     assert "vit_small_patch14_reg4_dinov2" in listed
     formats = CliRunner().invoke(main, ["models", "--formats"]).output
     assert "lightning" in formats and "dinov2" in formats and "crw" in formats
+
+
+def test_runs_scored_at_different_sizes_never_share_a_column():
+    from vprop.benchmarks.tables import results_table
+    from vprop.errors import VpropError
+
+    def payload(size, jf):
+        return {"task": "davis", "global": {"J&F-Mean": jf},
+                "backbone": {"arch": "vits16", "sha256": "ab" * 32}, "score_size": size}
+
+    table = results_table(["a", "b"], [payload([480, 880], 0.6), payload([480, 880], 0.5)])
+    assert table.header[:5] == ["checkpoint", "sha256", "arch", "scored at", "J&F-Mean"]
+    assert [row[3] for row in table.rows] == ["480x880", "480x880"]
+    with pytest.raises(VpropError, match=r"different sizes.*a: 480x880, b: native"):
+        results_table(["a", "b"], [payload([480, 880], 0.6), payload("native", 0.5)])
+    # tasks without a score size (JHMDB, VIP) get no such column
+    table = results_table(["a"], [{"task": "vip", "global": {"mIoU": 30.0}, "backbone": {}}])
+    assert "scored at" not in table.header

@@ -98,10 +98,16 @@ def test_missing_frame_exits_2_with_one_line(mini: Path, tmp_path: Path):
     assert not (results / "scores.json").exists()
 
 
-def test_other_tasks_are_refused_clearly(mini: Path):
-    result = _score(mini, mini / "results-reference", "--task", "jhmdb")
+def test_unknown_tasks_and_misplaced_options_are_refused_clearly(mini: Path):
+    result = _score(mini, mini / "results-reference", "--task", "kinetics")
     assert result.exit_code == 2
-    assert "jhmdb" in result.stderr and "davis" in result.stderr
+    assert "kinetics" in result.stderr and "davis" in result.stderr
+    result = _score(mini, mini / "results-reference", "--task", "vip", "--score-size", "480x880")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --score-size: only used by --task davis"
+    result = _score(mini, mini / "results-reference", "--score-size", "480by880")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --score-size: size must look like 480x880")
 
 
 def test_convert_round_trip_scores_identically(mini: Path, tmp_path: Path):
