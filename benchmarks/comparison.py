@@ -1,63 +1,11 @@
-"""Side-by-side tables of several runs' headline metrics (markdown and CSV)."""
+"""`vprop compare` arguments: run names and checkpoints (the tables are in ``tables.py``)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from vprop.errors import VpropError
-
-
-def comparison_rows(
-    names: Sequence[str], payloads: Sequence[Mapping[str, Any]]
-) -> tuple[list[str], list[list[Any]]]:
-    """Build the table: one row per run, the union of the runs' global metrics as columns.
-
-    Args:
-        names: Display name of each run (e.g. the checkpoint file name).
-        payloads: Each run's ``results.json`` payload (``"global"``, ``"backbone"``).
-
-    Returns:
-        (header, rows): ``checkpoint``, ``sha256`` (first 12 hex digits), ``arch``, then metrics.
-    """
-    metrics: list[str] = []
-    for payload in payloads:
-        metrics.extend(key for key in payload["global"] if key not in metrics)
-    header = ["checkpoint", "sha256", "arch", *metrics]
-    rows = []
-    for name, payload in zip(names, payloads):
-        backbone = payload.get("backbone", {})
-        digest = backbone.get("sha256") or "random-init"
-        rows.append([name, digest[:12], backbone.get("arch", ""),
-                     *(payload["global"].get(metric) for metric in metrics)])
-    return header, rows
-
-
-def _cell(value: Any, digits: int) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.{digits}f}"
-    return "" if value is None else str(value)
-
-
-def to_markdown(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> str:
-    """Render a GitHub-flavoured markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(value, digits) for value in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Render CSV with full-precision numbers."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([[_cell(value, 17) if isinstance(value, float) else _cell(value, 0)
-                       for value in row] for row in rows])
-    return buffer.getvalue()
 
 
 def _default_run_name(target: str) -> str:

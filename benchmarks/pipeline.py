@@ -10,13 +10,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from vprop.benchmarks.io import read_rgb
+from vprop.benchmarks.settings import AFFINITY_MODES, EngineSettings
 from vprop.errors import VpropError
 from vprop.propagation import (
     LabelPropagator,
@@ -25,56 +25,9 @@ from vprop.propagation import (
     stream_features,
     to_model_input,
 )
-from vprop.utils import resolve_device
 
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-AFFINITY_MODES = ("exact", "screened")
-
-
-@dataclass
-class EngineSettings:
-    """How the engine runs (not what it computes).
-
-    Attributes:
-        device: ``cpu``, ``cuda``, ``cuda:1``, ... (``auto`` picks CUDA when present).
-        batch_size: Frames per backbone forward pass.
-        feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
-        autocast: Backbone autocast dtype name or ``None`` for full precision.
-        affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
-            candidates on bfloat16 copies and re-scores the best 3 x top-k in float32
-            (see :mod:`vprop.propagation.affinity`).
-        progress: Show per-frame progress bars.
-    """
-
-    device: str = "auto"
-    batch_size: int = 4
-    feature_dtype: str = "float32"
-    autocast: str | None = None
-    affinity: str = "exact"
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.affinity not in AFFINITY_MODES:
-            raise VpropError(
-                f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
-            )
-
-    def signature(self) -> dict[str, str | None]:
-        """The settings that can change predictions (for resume signatures)."""
-        return {"feature_dtype": self.feature_dtype, "autocast": self.autocast,
-                "affinity": self.affinity}
-
-    def torch_device(self) -> torch.device:
-        """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
-        return resolve_device(self.device)
-
-    def dtype(self, name: str | None) -> torch.dtype | None:
-        """Map a dtype name to a torch dtype (``None`` stays ``None``)."""
-        if name is None:
-            return None
-        if name not in _DTYPES:
-            raise VpropError(f"unknown dtype {name!r}; choose one of {sorted(_DTYPES)}")
-        return _DTYPES[name]
+__all__ = ["AFFINITY_MODES", "EngineSettings", "prefetch", "propagate_grid_labels",
+           "propagate_video", "read_frames"]
 
 
 def read_frames(paths: Sequence[Path], size: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -166,7 +119,10 @@ def propagate_grid_labels(
     device = settings.torch_device()
     if frame_paths is not None:
         extractor = FiniteFeatures(extractor, frame_paths, name)
-    inputs = prefetch(to_model_input(frame, input_size) for frame in frames)
+    inputs = prefetch(
+        to_model_input(frame, input_size, preset.mean, preset.std, preset.input_resize)
+        for frame in frames
+    )
     features = stream_features(
         extractor,
         inputs,
@@ -220,7 +176,7 @@ def propagate_video(
     num_labels: int,
     preset: Preset,
     input_size: tuple[int, int],
-    patch_size: int,
+    grid: tuple[int, int],
     settings: EngineSettings,
     frame_paths: Sequence[Path] | None = None,
     name: str = "",
@@ -233,8 +189,9 @@ def propagate_video(
         first_channels: (H, W) channel index of every pixel of frame 0.
         num_labels: Number of label channels C.
         preset: Propagation preset.
-        input_size: Backbone input (height, width), multiples of ``patch_size``.
-        patch_size: Backbone patch size.
+        input_size: Backbone input (height, width).
+        grid: Feature grid (h, w) the backbone gives for ``input_size``
+            (:func:`~vprop.benchmarks.sizes.feature_grid`).
         settings: Device, batch size and dtypes.
         frame_paths: Frame files, to check features and soft labels (see
             :func:`propagate_grid_labels`).
@@ -243,9 +200,8 @@ def propagate_video(
     Yields:
         (C, h, w) soft labels on the feature grid, one per frame (frame 0's from its labels).
     """
-    grid = (input_size[0] // patch_size, input_size[1] // patch_size)
     labels = first_frame_labels(
-        first_channels, num_labels, input_size, grid, preset.label_downsample
+        first_channels, num_labels, input_size, grid, preset.label_downsample, preset.nearest
     )
     yield from propagate_grid_labels(extractor, frames, labels, preset, input_size, settings,
                                      frame_paths, name)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 from vprop.errors import VpropError
 
 
@@ -11,18 +14,27 @@ def floor_to(value: float, multiple: int) -> int:
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """Parse a ``HxW`` (or a single ``S`` for a square) size option; ``None`` passes through."""
+    """Parse a ``HxW`` size option; ``None`` passes through.
+
+    A single number is refused: it could mean a square, a short side or a long side, and
+    each protocol means something else by it.
+
+    Raises:
+        VpropError: Not two positive integers separated by ``x``.
+    """
     if text is None:
         return None
+    parts = text.lower().replace(" ", "").split("x")
+    if len(parts) == 1 and parts[0].isdigit():
+        raise VpropError(f"--size: {text!r} is one number; give height x width, e.g. "
+                         f"{parts[0]}x{parts[0]} for a square or 480x880")
     try:
-        parts = [int(part) for part in text.lower().split("x")]
+        values = [int(part) for part in parts]
     except ValueError:
-        raise VpropError(f"must look like 480x880, got {text!r}", "--size") from None
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or min(parts) <= 0:
-        raise VpropError(f"must look like 480x880, got {text!r}", "--size")
-    return parts[0], parts[1]
+        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}") from None
+    if len(values) != 2 or min(values) <= 0:
+        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}")
+    return values[0], values[1]
 
 
 def short_side_size(
@@ -46,7 +58,7 @@ def long_side_size(
 
 
 def check_patch_multiple(size: tuple[int, int], patch: int) -> tuple[int, int]:
-    """Raise unless both sides of ``size`` are multiples of the backbone's patch size."""
+    """Raise unless both sides of ``size`` are multiples of the backbone's stride."""
     if size[0] % patch or size[1] % patch:
         raise VpropError(f"input size {size[0]}x{size[1]} is not a multiple of the patch/stride "
                          f"{patch} of the backbone", "--size")
@@ -62,3 +74,52 @@ def fit_to_stride(size: tuple[int, int], stride: int) -> tuple[int, int]:
     (:func:`check_patch_multiple` refuses them instead).
     """
     return floor_to(size[0], stride), floor_to(size[1], stride)
+
+
+def feature_stride(extractor: Any) -> int:
+    """Pixels per feature cell: the extractor's ``stride`` (``patch_size`` for older ones)."""
+    stride = getattr(extractor, "stride", None) or getattr(extractor, "patch_size", None)
+    if not stride:
+        raise VpropError("the feature extractor has neither a stride nor a patch_size")
+    return int(stride)
+
+
+_PADS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def pads_input(extractor: Any) -> bool:
+    """Whether the backbone keeps a partial cell at the border (grid = ceil(size / stride)).
+
+    Padded convolutions (ResNets) do: a 854-wide frame gives 107 cells at stride 8, and CRW
+    feeds the native frame. A patch embedding drops the partial patch (grid = floor), so a
+    ViT's input is floored to the stride instead. An extractor may say so itself
+    (``pads_input`` attribute); otherwise one tiny ``(stride + 1)``-pixel image is probed once.
+    """
+    declared = getattr(extractor, "pads_input", None)
+    if declared is not None:
+        return bool(declared)
+    try:
+        return _PADS[extractor]
+    except (KeyError, TypeError):
+        pass
+    import torch  # here, not at the top: the CLI's option checks import this module
+
+    side = feature_stride(extractor) + 1
+    parameters = extractor.parameters() if hasattr(extractor, "parameters") else iter(())
+    parameter = next(iter(parameters), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    with torch.inference_mode():
+        cells = extractor(torch.zeros(1, 3, side, side, device=device)).shape[-1]
+    pads = bool(cells > 1)
+    try:
+        _PADS[extractor] = pads
+    except TypeError:
+        pass
+    return pads
+
+
+def feature_grid(size: tuple[int, int], stride: int, pads: bool) -> tuple[int, int]:
+    """Feature grid (h, w) of a backbone input: ceil(size / stride) if it pads, else floor."""
+    if pads:
+        return -(-size[0] // stride), -(-size[1] // stride)
+    return size[0] // stride, size[1] // stride

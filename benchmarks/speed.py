@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from vprop.benchmarks.pipeline import EngineSettings
+from vprop.benchmarks.sizes import feature_stride, pads_input
 from vprop.benchmarks.tasks import EvalRequest, get_task
 from vprop.propagation import get_preset
 
@@ -29,7 +30,9 @@ class TimedExtractor(torch.nn.Module):
     def __init__(self, extractor: torch.nn.Module) -> None:
         super().__init__()
         self.extractor = extractor
-        self.stride = extractor.stride
+        self.stride = feature_stride(extractor)
+        self.patch_size = self.stride  # older name of the stride
+        self.pads_input = pads_input(extractor)  # probed here, outside the timed forward
         self.seconds = 0.0
         self.frames = 0
 

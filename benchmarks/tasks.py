@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from vprop.benchmarks.pipeline import EngineSettings
+from vprop.benchmarks.settings import EngineSettings
+from vprop.benchmarks.sizes import feature_stride
 from vprop.errors import VpropError
-from vprop.propagation import Preset
+from vprop.propagation.presets import Preset
 from vprop.utils import atomic_write_json
 
 TASK_MODULES = {
@@ -45,6 +47,9 @@ class EvalRequest:
         overwrite: Recompute finished sequences instead of skipping them.
         settings: Device, batch size, dtypes, progress bars.
         synthetic: Whether ``data_root`` is the embedded synthetic sample.
+        score_size: DAVIS: ``(height, width)`` to write and score predictions at, ``"native"``
+            for each sequence's own size, ``None`` for the preset's protocol default.
+        decode_topk: JHMDB: cells averaged per joint, ``None`` for the preset's protocol.
     """
 
     data_root: Path
@@ -56,6 +61,8 @@ class EvalRequest:
     overwrite: bool = False
     settings: EngineSettings = field(default_factory=EngineSettings)
     synthetic: bool = False
+    score_size: tuple[int, int] | str | None = None
+    decode_topk: int | None = None
 
 
 def get_task(name: str) -> ModuleType:
@@ -87,7 +94,7 @@ def run_signature(
     signature = {
         "preset": preset.to_dict(),
         "input_size": list(input_size),
-        "stride": int(extractor.stride),
+        "stride": feature_stride(extractor),
         "backbone": describe() if callable(describe) else None,
         "engine": settings.signature(),
         **extra,
@@ -100,22 +107,135 @@ def done_marker(out_dir: Path, name: str) -> Path:
     return Path(out_dir) / DONE_DIR / f"{name.replace('/', '__')}.json"
 
 
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): value}
+
+
+def signature_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 3) -> str:
+    """What differs between two run signatures, e.g. ``preset.topk 7 -> 10``."""
+    before, after = _flatten(old), _flatten(new)
+    keys = [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
+    parts = [f"{key} {before.get(key)} -> {after.get(key)}" for key in keys[:limit]]
+    if len(keys) > limit:
+        parts.append(f"{len(keys) - limit} more")
+    return ", ".join(parts) or "unknown"
+
+
+def read_record(marker: Path) -> dict[str, Any] | None:
+    """The content of a done marker, or None when absent or unreadable."""
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def announce(message: str) -> None:
+    """Print a line to stderr without breaking the progress bars."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
+class ResumeLog:
+    """Decides, announces and records which sequences a run reuses or recomputes, and why.
+
+    Args:
+        overwrite: ``--overwrite``: recompute every sequence.
+        quiet: Do not print (the decisions are still recorded).
+    """
+
+    def __init__(self, overwrite: bool, quiet: bool = False) -> None:
+        self.overwrite = overwrite
+        self.quiet = quiet
+        self.skipped: list[str] = []
+        self.recomputed: dict[str, str] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.this_run = {"frames": 0, "seconds": 0.0}
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            announce(message)
+
+    def reuse(self, name: str, record: dict[str, Any] | None, signature: dict[str, Any],
+              outputs_present: bool) -> bool:
+        """Whether ``name`` can be reused, given its stored record; announces the decision.
+
+        Args:
+            name: Sequence / clip / video name.
+            record: What the earlier run stored (``signature``, ``predicted_frames``,
+                ``seconds``), or
+                None when it never finished.
+            signature: The current run's signature for this sequence.
+            outputs_present: Whether every output file of the earlier run is still there.
+        """
+        if record is None:
+            return False
+        if self.overwrite:
+            reason = "--overwrite"
+        elif record.get("signature") != signature:
+            reason = "other settings: " + signature_changes(record.get("signature") or {},
+                                                            signature)
+        elif not outputs_present:
+            reason = "outputs missing"
+        else:
+            self.skipped.append(name)
+            self.records[name] = record
+            self._say(f"{name}: finished earlier with the same settings, reused "
+                      "(--overwrite recomputes)")
+            return True
+        self.recomputed[name] = reason
+        if not self.overwrite:  # asked for: counted in the end summary, not announced each time
+            self._say(f"{name}: recomputed ({reason})")
+        return False
+
+    def finished(self, name: str, frames: int, seconds: float) -> dict[str, Any]:
+        """Record a sequence predicted by this run; returns its timing record."""
+        self.this_run["frames"] += frames
+        self.this_run["seconds"] += seconds
+        self.records[name] = {"predicted_frames": frames, "seconds": seconds}
+        return self.records[name]
+
+    def summary(self) -> dict[str, Any]:
+        """``skipped_finished``, ``recomputed`` and ``timing`` for ``results.json``."""
+        known = [r for r in self.records.values() if isinstance(r.get("seconds"), (int, float))]
+        total = timing(sum(int(r.get("predicted_frames", 0)) for r in known),
+                       sum(float(r["seconds"]) for r in known))
+        total["sequences_without_timing"] = len(self.records) - len(known)
+        total["this_run"] = timing(self.this_run["frames"], self.this_run["seconds"])
+        return {"skipped_finished": list(self.skipped), "recomputed": dict(self.recomputed),
+                "timing": total}
+
+    def check_marker(self, name: str, marker: Path, signature: dict[str, Any],
+                     outputs: list[Path]) -> bool:
+        """:meth:`reuse` for tasks that keep a done marker per sequence (DAVIS, VIP)."""
+        record = read_record(marker)
+        present = (record is not None and record.get("outputs") == [p.name for p in outputs]
+                   and all(path.is_file() for path in outputs))
+        return self.reuse(name, record, signature, present)
+
+
 def is_finished(marker: Path, signature: dict[str, Any], outputs: list[Path]) -> bool:
     """Whether a sequence finished with this signature and all its outputs still exist."""
-    try:
-        done = json.loads(marker.read_text())
-    except (OSError, ValueError):
-        return False
+    done = read_record(marker)
     return (
-        done.get("signature") == signature
+        done is not None
+        and done.get("signature") == signature
         and done.get("outputs") == [path.name for path in outputs]
         and all(path.is_file() for path in outputs)
     )
 
 
-def mark_finished(marker: Path, signature: dict[str, Any], outputs: list[Path]) -> None:
-    """Record that a sequence finished, with its signature and output file names."""
-    atomic_write_json(marker, {"signature": signature, "outputs": [path.name for path in outputs]})
+def mark_finished(marker: Path, signature: dict[str, Any], outputs: list[Path],
+                  **timing_record: Any) -> None:
+    """Record that a sequence finished: signature, output names, frames and seconds."""
+    atomic_write_json(marker, {"signature": signature, "outputs": [path.name for path in outputs],
+                               **timing_record})
 
 
 def timing(frames: int, seconds: float) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class CNNFeatures(FeatureExtractor):
         padding_mode: Convolution padding (``'zeros'`` or CRW's ``'reflect'``).
     """
 
+    pads_input = True  # partial border cells kept: grid = ceil(size / stride)
+
     def __init__(self, model: nn.Module, report: LoadReport, layer: int | None = None
                  ) -> None:
         """Apply the stride-8 res4 surgery and prune what follows the feature stage.
@@ -103,19 +105,21 @@ class CNNFeatures(FeatureExtractor):
             x, indices=[self.feature_index], stop_early=True, intermediates_only=True)[0]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Extract stage features.
+        """Extract stage features of the whole image (padded convolutions, no crop).
 
         Args:
-            images: [B, 3, H, W] float, already normalised; cropped to multiples of ``stride``.
+            images: [B, 3, H, W] float, already normalised, any size of at least one cell.
 
         Returns:
-            [B, D, H // s, W // s] float32, unit L2 norm over D at each cell.
+            [B, D, ceil(H / s), ceil(W / s)] float32, unit L2 norm over D at each cell (a
+            partial border cell is kept, as videowalk's native-size evaluation does).
         """
-        x, h, w = self._crop(images)
-        feats = self._features(x).float()  # [B, D, h, w]
+        self._crop(images)  # validates shape and size; the crop itself is not used
+        h, w = -(-images.shape[2] // self.stride), -(-images.shape[3] // self.stride)
+        feats = self._features(images.float()).float()  # [B, D, h, w]
         if tuple(feats.shape[-2:]) != (h, w):
             raise VpropError(f"{self.report.arch} gave a {tuple(feats.shape[-2:])} grid for "
-                             f"{tuple(x.shape[-2:])} input, expected {(h, w)}")
+                             f"{tuple(images.shape[-2:])} input, expected {(h, w)}")
         return F.normalize(feats, dim=1).contiguous()
 
     def describe(self) -> dict[str, Any]:

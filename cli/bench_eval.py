@@ -8,15 +8,14 @@ from pathlib import Path
 
 import click
 
-from vprop.benchmarks.davis.synthetic import make_long_sample
-from vprop.benchmarks.pipeline import AFFINITY_MODES
-from vprop.benchmarks.speed import measure_in_subprocess
+from vprop.benchmarks.settings import AFFINITY_MODES
+from vprop.errors import VpropError
 
 
 @click.command(name="eval")
-@click.option("--data-root", type=click.Path(path_type=Path),
-              default=Path("../shared/data/davis-mini/DAVIS"), show_default=True,
-              help="Real DAVIS sample for the throughput run.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="DAVIS root for the throughput run (e.g. ../shared/data/davis-mini/DAVIS); "
+                   "required unless --skip-throughput.")
 @click.option("--sequences", default="blackswan", show_default=True)
 @click.option("--arch", default="vit_small_patch16_224", show_default=True)
 @click.option("--ckpt", default=None, help="Checkpoint (random init if absent: same speed).")
@@ -38,6 +37,15 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
             feature_dtype: str, affinity: str, skip_memory: bool, skip_throughput: bool,
             out: Path | None) -> None:
     """Measure `vprop eval` at the cropmae preset (each run in a fresh process)."""
+    if not skip_throughput:
+        if data_root is None:
+            raise VpropError("--data-root: required for the throughput run (a DAVIS root, "
+                             "e.g. ../shared/data/davis-mini/DAVIS), or pass --skip-throughput")
+        if not (data_root / "JPEGImages").is_dir():
+            raise VpropError("not a DAVIS root (no JPEGImages/ folder)", data_root)
+    from vprop.benchmarks.davis.synthetic import make_long_sample
+    from vprop.benchmarks.speed import measure_in_subprocess
+
     common = {"device": device, "batch_size": batch_size, "amp": amp,
               "feature_dtype": feature_dtype, "affinity": affinity}
     report = {}

@@ -9,8 +9,15 @@ import click
 from vprop.errors import VpropError
 from vprop.safety import check_outside_dataset
 
+_HELP = """Convert SOURCE to DESTINATION.
 
-@click.command(name="convert")
+\b
+vprop convert RESULTS_DIR OUT.json --to rle
+vprop convert IN.json OUT_DIR --to png [--palette-from DAVIS_ROOT]
+"""
+
+
+@click.command(name="convert", help=_HELP)
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("destination", type=click.Path(path_type=Path))
 @click.option(
@@ -27,12 +34,7 @@ from vprop.safety import check_outside_dataset
     help="With --to png: DAVIS root whose annotations' palettes the PNGs copy.",
 )
 def command(source: Path, destination: Path, target: str, palette_from: Path | None) -> None:
-    r"""Convert SOURCE to DESTINATION.
-
-    \b
-    vprop convert RESULTS_DIR OUT.json --to rle
-    vprop convert IN.json OUT_DIR --to png [--palette-from DAVIS_ROOT]
-    """
+    """Convert a PNG results folder to COCO RLE JSON or back (help text: ``_HELP``)."""
     from vprop.benchmarks.davis import rle
 
     if target == "rle":

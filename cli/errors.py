@@ -9,7 +9,9 @@ import click
 from vprop.errors import VpropError
 from vprop.safety import describe_os_error
 
-_ALLOCATION_MARKS = ("can't allocate memory", "not enough memory", "out of memory")
+_ALLOCATION_MARKS = ("can't allocate memory", "not enough memory", "out of memory",
+                     "insufficient memory", "failed to allocate")
+_ASKED = re.compile(r"(?:tried to allocate|failed to allocate) ([\d.]+ ?\w+)", re.IGNORECASE)
 
 
 def user_error_message(error: BaseException) -> str | None:
@@ -17,8 +19,8 @@ def user_error_message(error: BaseException) -> str | None:
 
     Handled: :class:`VpropError` (bad input), click usage errors (named by their option),
     ``OSError`` (``<path>: <strerror>``: no space, read-only, exists, permission, not a
-    folder, ...) and failed memory allocations. Anything else is a bug: ``None``, so the
-    caller re-raises it with its traceback.
+    folder, ...) and failed memory allocations (``MemoryError``, torch's and OpenCV's).
+    Anything else is a bug: ``None``, so the caller re-raises it with its traceback.
     """
     if isinstance(error, VpropError):
         return str(error)
@@ -34,10 +36,10 @@ def user_error_message(error: BaseException) -> str | None:
     if isinstance(error, OSError):
         return _one_line(describe_os_error(error))
     if isinstance(error, MemoryError) or (
-        isinstance(error, RuntimeError)
+        (isinstance(error, RuntimeError) or type(error).__module__ == "cv2")  # cv2.error
         and any(mark in str(error).lower() for mark in _ALLOCATION_MARKS)
     ):
-        asked = re.search(r"tried to allocate ([\d.]+ ?\w+)", str(error))
+        asked = _ASKED.search(str(error))
         detail = f"tried to allocate {asked.group(1)}" if asked else _one_line(str(error))[:120]
         return (f"--size / --batch-size: not enough memory for this input ({detail}); use a "
                 "smaller --size or --batch-size")

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import click
 
-from vprop.cli.options import backbone_options, propagation_options, run_evaluation
+from vprop.cli.options import (
+    backbone_options,
+    propagation_options,
+    run_evaluation,
+    table_format_option,
+)
 
 
 @click.command(name="eval")
@@ -16,9 +21,10 @@ from vprop.cli.options import backbone_options, propagation_options, run_evaluat
                    "initialisation (with a warning).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run folder; default: runs/<task>-<preset>-<time>.")
+@table_format_option
 @backbone_options
 @propagation_options
-def command(ckpt: Path | None, out: Path | None, **options: object) -> None:
+def command(ckpt: Path | None, out: Path | None, table_format: str, **options: object) -> None:
     """Evaluate a backbone by label propagation (DAVIS J&F, JHMDB PCK, VIP mIoU).
 
     Example: vprop eval --task davis --data-root DAVIS --ckpt cropmae.pth --out runs/cropmae
@@ -26,4 +32,4 @@ def command(ckpt: Path | None, out: Path | None, **options: object) -> None:
     task = str(options["task"])
     if out is None:
         out = Path("runs") / f"{task}-{options['preset']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_evaluation(task, ckpt, out, options)
+    run_evaluation(task, ckpt, out, options, table_format=table_format)

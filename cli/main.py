@@ -19,6 +19,7 @@ _COMMANDS = {
     "convert": "convert_cmd",
     "bench": "bench_cmd",
     "models": "models_cmd",
+    "prepare": "prepare_cmd",
 }
 
 
@@ -42,16 +43,42 @@ class LazyGroup(click.Group):
         return importlib.import_module(f"vprop.cli.{module_name}").command
 
 
+def usage_error_line(error: click.UsageError) -> str:
+    """One ``error: <option>: <what is wrong>`` line for a click usage error."""
+    message = error.format_message()
+    if isinstance(error, click.BadParameter) and error.param is not None:
+        hint = error.param_hint or "/".join(getattr(error.param, "opts", []) or [])
+        if hint and not isinstance(error, click.MissingParameter):
+            message = f"{hint}: {error.message}"
+    command = error.ctx.command_path if error.ctx is not None else "vprop"
+    return f"error: {message.rstrip('.')} (see '{command} --help')"
+
+
 class _MainGroup(LazyGroup):
     modules = _COMMANDS
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):  # noqa: D102 - click API
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+    def main(self, *args, **kwargs):
+        """Run the app; every user-caused error becomes one ``error:`` line (exit 2).
+
+        Usage errors name their option (:func:`usage_error_line`); bad input
+        (:class:`~vprop.errors.VpropError`), ``OSError`` and failed allocations go through
+        :func:`vprop.cli.errors.user_error_message`; anything else is a bug and keeps its
+        traceback.
+        """
+        kwargs["standalone_mode"] = False
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
+            value = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.format_message())
+            sys.exit(0)
+        except click.UsageError as error:
+            click.echo(usage_error_line(error), err=True)
+            sys.exit(2)
+        except click.ClickException as error:
+            click.echo(f"error: {error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
             sys.exit(1)
         except Exception as error:  # noqa: BLE001 - mapped to one line, or re-raised (a bug)
             message = user_error_message(error)
@@ -59,7 +86,7 @@ class _MainGroup(LazyGroup):
                 raise
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
-        sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(value if isinstance(value, int) else 0)
 
 
 @click.group(cls=_MainGroup)

@@ -6,13 +6,9 @@ pretrain ...`` (``--batch-size`` is per process; lr = blr x global batch / 256).
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from vprop.cropmae.config import METHODS, PRECISIONS, TrainConfig
-from vprop.cropmae.crops import CROP_STRATEGIES
-from vprop.cropmae.sources import DATA_FORMATS
+from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, PRECISIONS, TrainConfig
 from vprop.safety import FINITE
 
 _D = TrainConfig()
@@ -82,6 +78,16 @@ def _pair(kind):
 @click.option("--precision", type=click.Choice(PRECISIONS), default=_D.precision,
               show_default=True, help="auto: bf16 (else fp16) autocast on GPU, fp32 on CPU.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
+@click.option("--reduced-decode/--no-reduced-decode", default=_D.reduced_decode,
+              show_default=True, help="Decode JPEGs at 1/2, 1/4, 1/8 when the crop allows.")
+@click.option("--gpu-decode", is_flag=True,
+              help="Decode JPEGs and cut the views on the GPU (nvJPEG), in batches.")
+@click.option("--fused-attention/--no-fused-attention", default=_D.fused_attention,
+              show_default=True, help="SDPA (flash / memory-efficient) attention kernels.")
+@click.option("--fused-adamw/--no-fused-adamw", default=_D.fused_adamw, show_default=True,
+              help="One fused AdamW kernel on CUDA (no effect on CPU).")
+@click.option("--channels-last/--no-channels-last", default=_D.channels_last,
+              show_default=True, help="Channels-last views for the patch-embedding conv.")
 @click.option("--device", default=_D.device, show_default=True, help="auto, cuda or cpu.")
 @click.option("--workers", type=int, default=None, help="Loader workers per process.")
 @click.option("--seed", type=int, default=_D.seed, show_default=True)
@@ -103,12 +109,9 @@ def _pair(kind):
               help="Write the Fig. 3 panel at every checkpoint (OUTPUT_DIR/reconstructions).")
 @click.option("--recon-count", type=int, default=_D.recon_count, show_default=True)
 def command(**options) -> None:
-    """Pretrain a ViT with CropMAE or SiamMAE."""
+    """Pretrain a ViT with CropMAE or SiamMAE (output: runs/pretrain unless --output-dir)."""
     from vprop.cropmae.train import run_pretraining
 
     options["compile"] = options.pop("compile_")
     options["progress"] = not options.pop("no_progress")
-    config = TrainConfig(**options)
-    result = run_pretraining(config)
-    if result.last_checkpoint is not None and os.environ.get("RANK", "0") == "0":
-        click.echo(f"step {result.step}: {result.last_checkpoint}")
+    run_pretraining(TrainConfig(**options))  # prints the start and end summaries (rank 0)

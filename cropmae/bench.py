@@ -2,15 +2,23 @@
 
 "Images" are training samples (view pairs): one CropMAE sample is one source image, one
 SiamMAE sample is one frame pair. Timings exclude warm-up steps and synchronise the GPU.
+
+Also reported: forward FLOPs of one pair counted by ``torch.utils.flop_counter`` (matmuls
+and convolutions; the CropMAE paper's Table 2 "GFLOPs", 5.6 CropMAE / 5.8 SiamMAE at
+ViT-S/16, are multiply-accumulates, i.e. half of these FLOPs), and for the end-to-end run the
+fraction of wall time the host spent blocked on the loader and the fraction of the model-only
+step rate that was lost (what the accelerator spent waiting for data).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from typing import Any
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from vprop.checkpoints.registry import arch_info
 from vprop.cropmae import factory
@@ -63,16 +71,41 @@ def bench_model(config: TrainConfig, device: torch.device, steps: int, warmup: i
     for _ in range(warmup):
         _train_step(engine, optimizer, scaler, views, noise, precision, device)
     _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = _train_step(engine, optimizer, scaler, views, noise, precision, device)
-    _sync(device)
-    elapsed = time.perf_counter() - start
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if device.type == "cuda":  # any host synchronisation inside a step is reported
+            torch.cuda.set_sync_debug_mode("warn")
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = _train_step(engine, optimizer, scaler, views, noise, precision, device)
+        if device.type == "cuda":
+            torch.cuda.set_sync_debug_mode("default")
+        _sync(device)
+        elapsed = time.perf_counter() - start
+    syncs = sum("synchroniz" in str(w.message) for w in caught)
     result = {"images_per_s": b * steps / elapsed, "step_ms": 1000 * elapsed / steps,
-              "precision": precision, "final_loss": float(loss)}
+              "precision": precision, "final_loss": float(loss),
+              "host_syncs_per_step": syncs / steps if device.type == "cuda" else None}
     if device.type == "cuda":
         result["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return result
+
+
+def flops_per_pair(config: TrainConfig) -> dict[str, float]:
+    """Forward and backward FLOPs of one view pair (``torch.utils.flop_counter``), in G."""
+    model = factory.build_model(config).train()
+    model.set_fast_paths(fused_attention=False)  # fused CPU attention kernels are not counted
+    s = config.img_size
+    generator = torch.Generator().manual_seed(0)
+    views = torch.randn(1, 2, 3, s, s, generator=generator)
+    noise = torch.rand(1, model.num_patches, generator=generator)
+    with FlopCounterMode(display=False) as forward:
+        loss = model(views[:, 0], views[:, 1], noise)["loss"]
+    with FlopCounterMode(display=False) as backward:
+        loss.backward()
+    fwd = forward.get_total_flops() / 1e9
+    return {"forward_gflops": fwd, "forward_gmacs": fwd / 2,
+            "backward_gflops": backward.get_total_flops() / 1e9}
 
 
 def _loader(config: TrainConfig):
@@ -108,7 +141,9 @@ def bench_data(config: TrainConfig, batches: int, warmup: int) -> dict:
     samples = sum(batch["views"].shape[0] for batch in iterator)
     elapsed = time.perf_counter() - start
     return {"images_per_s": samples / elapsed, "workers": config.workers,
-            "num_items": len(dataset), "data_format": dataset.source.format}
+            "images_per_s_per_worker": samples / elapsed / max(1, config.workers),
+            "num_items": len(dataset), "data_format": dataset.source.format,
+            "reduced_decode": config.reduced_decode}
 
 
 def bench_end_to_end(config: TrainConfig, device: torch.device, steps: int, warmup: int) -> dict:
@@ -120,16 +155,23 @@ def bench_end_to_end(config: TrainConfig, device: torch.device, steps: int, warm
         batch = next(iterator)
         _train_step(engine, optimizer, scaler, batch["views"], batch["noise"], precision, device)
     _sync(device)
-    start, samples = time.perf_counter(), 0
-    for batch in iterator:
+    start, samples, waited = time.perf_counter(), 0, 0.0
+    while True:
+        before = time.perf_counter()
+        batch = next(iterator, None)
+        waited += time.perf_counter() - before
+        if batch is None:
+            break
         _train_step(engine, optimizer, scaler, batch["views"], batch["noise"], precision, device)
         samples += batch["views"].shape[0]
     _sync(device)
-    return {"images_per_s": samples / (time.perf_counter() - start), "precision": precision}
+    elapsed = time.perf_counter() - start
+    return {"images_per_s": samples / elapsed, "precision": precision,
+            "host_wait_frac": waited / elapsed}
 
 
 def run_benchmark(config: TrainConfig, steps: int, warmup: int, data_batches: int,
-                  end_to_end: bool = True) -> dict[str, Any]:
+                  end_to_end: bool = True, model: bool = True) -> dict[str, Any]:
     """Model-only, data-only and (optionally) end-to-end throughput for one config."""
     device = torch.device("cuda" if config.device in ("auto", "cuda") and
                           torch.cuda.is_available() else "cpu")
@@ -139,12 +181,19 @@ def run_benchmark(config: TrainConfig, steps: int, warmup: int, data_batches: in
         "img_size": config.img_size, "mask_ratio": config.mask_ratio, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(), "compile": config.compile,
+        "fast_paths": {name: getattr(config, name) for name in
+                       ("reduced_decode", "fused_attention", "fused_adamw", "channels_last")},
     }
-    report["model"] = bench_model(config, device, steps, warmup)
+    if model:
+        report["flops_per_pair"] = flops_per_pair(config)
+        report["model"] = bench_model(config, device, steps, warmup)
     if config.data:
         report["data"] = bench_data(dataclasses.replace(config), data_batches, min(warmup, 2))
-        report["data_to_model_ratio"] = (report["data"]["images_per_s"]
-                                         / report["model"]["images_per_s"])
-        if end_to_end:
-            report["end_to_end"] = bench_end_to_end(config, device, steps, warmup)
+        if model:
+            report["data_to_model_ratio"] = (report["data"]["images_per_s"]
+                                             / report["model"]["images_per_s"])
+        if model and end_to_end:
+            e2e = report["end_to_end"] = bench_end_to_end(config, device, steps, warmup)
+            e2e["lost_to_data_frac"] = max(
+                0.0, 1.0 - e2e["images_per_s"] / report["model"]["images_per_s"])
     return report

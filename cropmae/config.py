@@ -12,11 +12,12 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from vprop.cropmae.crops import CROP_STRATEGIES
 from vprop.errors import VpropError
 
 METHODS = ("cropmae", "siammae")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
+DATA_FORMATS: tuple[str, ...] = ("auto", "images", "videos", "frames")
 
 
 @dataclass
@@ -25,7 +26,7 @@ class TrainConfig:
 
     # data
     data: str = ""
-    output_dir: str = "output/pretrain"
+    output_dir: str = "runs/pretrain"
     method: str = "cropmae"
     data_format: str = "auto"
     video_backend: str = "pyav"
@@ -64,6 +65,12 @@ class TrainConfig:
     clip_grad: float | None = None
     precision: str = "auto"
     compile: bool = False
+    # speed paths (none changes the result beyond rounding; see README "Pretraining speed")
+    reduced_decode: bool = True
+    gpu_decode: bool = False
+    fused_attention: bool = True
+    fused_adamw: bool = True
+    channels_last: bool = False
     # run
     device: str = "auto"
     workers: int | None = None
@@ -138,6 +145,9 @@ def resolve(config: TrainConfig, data_format: str | None = None) -> TrainConfig:
         raise VpropError(f"--workers must be >= 0, got {out.workers}")
     if out.recon_count < 1:
         raise VpropError(f"--recon-count must be at least 1, got {out.recon_count}")
+    if out.gpu_decode and (out.method != "cropmae" or out.color_jitter or out.gaussian_blur):
+        raise VpropError("--gpu-decode renders CropMAE views of JPEG images without colour "
+                         "jitter or blur; drop it for this run")
     if out.crop_strategy not in CROP_STRATEGIES:
         raise VpropError(f"unknown crop strategy {out.crop_strategy!r}; use {CROP_STRATEGIES}")
     return out

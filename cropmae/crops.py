@@ -7,17 +7,21 @@ geometric relations between the views can be checked.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
+from torchvision.transforms import RandomResizedCrop
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as tvf
 
+from vprop.cropmae.config import CROP_STRATEGIES
+from vprop.cropmae.decode import ImageFile, TensorImage, crop_resize_tensor
+
+ImageSource = TensorImage | ImageFile
+
 CropStrategy = Literal["global-to-local", "local-to-global", "random", "same"]
-CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
 ASPECT_RATIO = (3.0 / 4.0, 4.0 / 3.0)
 
 
@@ -80,38 +84,56 @@ def sample_box(
     rng: np.random.Generator,
     ratio: tuple[float, float] = ASPECT_RATIO,
 ) -> Box:
-    """Sample a random-resized-crop box without rejection loop (BYOL/CropMAE style).
+    """Sample a random-resized-crop box with torchvision's own sampler.
 
-    Area fraction ~ U(scale), log aspect ratio ~ U(log ratio); the side lengths are rounded
-    and clipped to the image, the position is uniform among integer positions.
+    This is ``torchvision.transforms.RandomResizedCrop.get_params`` (up to 10 tries of area
+    fraction ~ U(scale) and log aspect ratio ~ U(log ratio), then a centre-crop fallback),
+    the sampler the CropMAE/SiamMAE authors' runs used. It draws from torch's global RNG, so
+    it runs inside :func:`torch.random.fork_rng` seeded from ``rng``: the box is a pure
+    function of ``rng`` and the caller's torch RNG state is left untouched.
 
     Args:
         height: Source height in pixels.
         width: Source width in pixels.
         scale: (min, max) fraction of the source area.
-        rng: Random generator.
+        rng: Random generator (one 63-bit draw is consumed).
         ratio: (min, max) width / height.
 
     Returns:
         An integer-valued box inside the source.
     """
-    area = height * width * rng.uniform(scale[0], scale[1])
-    aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
-    w = min(max(1, int(round(math.sqrt(area * aspect)))), width)
-    h = min(max(1, int(round(math.sqrt(area / aspect)))), height)
-    top = int(rng.integers(0, height - h + 1))
-    left = int(rng.integers(0, width - w + 1))
+    seed = int(rng.integers(2**63 - 1))
+    shape_only = torch.empty(1, 1, 1).expand(1, height, width)  # get_params reads the size
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)  # CPU only: the cheap part of manual_seed
+        top, left, h, w = RandomResizedCrop.get_params(shape_only, list(scale), list(ratio))
     return Box(float(top), float(left), float(h), float(w))
 
 
-def crop_resize(
-    image: torch.Tensor, box: Box, size: int, interpolation: InterpolationMode
-) -> torch.Tensor:
-    """Crop an integer box out of a (3, H, W) uint8 image and resize it to (3, size, size)."""
-    return tvf.resized_crop(
-        image, int(box.top), int(box.left), int(box.height), int(box.width), [size, size],
-        interpolation=interpolation, antialias=True,
-    )
+def as_source(image: torch.Tensor | ImageSource) -> ImageSource:
+    """A decoded tensor or a lazily decoded :class:`~vprop.cropmae.decode.ImageFile`."""
+    return TensorImage(image) if isinstance(image, torch.Tensor) else image
+
+
+@dataclass(frozen=True)
+class PairPlan:
+    """The random choices of one CropMAE pair, drawn before the image is decoded.
+
+    ``box_g`` is the global crop and ``box_b`` the second global crop (``random``), both in
+    source pixels; ``box_in_view`` is the local crop in the pixels of the resized global view
+    (nested strategies); ``flip1``/``flip2`` mirror view 1 / view 2.
+    """
+
+    box_g: Box
+    box_b: Box | None
+    box_in_view: Box | None
+    flip1: bool
+    flip2: bool
+
+    @property
+    def source_boxes(self) -> list[Box]:
+        """The boxes cut from the source image itself."""
+        return [self.box_g] if self.box_b is None else [self.box_g, self.box_b]
 
 
 @dataclass(frozen=True)
@@ -168,33 +190,56 @@ class CropPairSampler:
         if self.strategy not in CROP_STRATEGIES:
             raise ValueError(f"unknown crop strategy {self.strategy!r}; use {CROP_STRATEGIES}")
 
-    def __call__(self, image: torch.Tensor, rng: np.random.Generator) -> ViewPair:
-        """Make the two views of a (3, H, W) uint8 image."""
-        _, h, w = image.shape
-        box_g = sample_box(h, w, self.global_scale, rng, self.ratio)
-        view_g = crop_resize(image, box_g, self.size, self.interpolation)
+    def plan(self, height: int, width: int, rng: np.random.Generator) -> PairPlan:
+        """Every random choice of a pair (boxes, flips), made before any pixel is decoded."""
+        box_g = sample_box(height, width, self.global_scale, rng, self.ratio)
         if self.strategy == "same":
             flip = bool(rng.random() < self.flip_p)
-            view = view_g.flip(-1) if flip else view_g
-            return ViewPair(self.augment(view, rng), view, box_g, box_g, flip, flip)
+            return PairPlan(box_g, None, None, flip, flip)
         if self.strategy == "random":
-            box_b = sample_box(h, w, self.global_scale, rng, self.ratio)
-            view_b = crop_resize(image, box_b, self.size, self.interpolation)
-            pair = (view_g, view_b, box_g, box_b)
+            box_b = sample_box(height, width, self.global_scale, rng, self.ratio)
+            box_in_view = None
         else:
+            box_b = None
             box_in_view = sample_box(self.size, self.size, self.local_scale, rng, self.ratio)
-            view_l = crop_resize(view_g, box_in_view, self.size, self.interpolation)
-            box_l = box_g.within_view(box_in_view, self.size)
+        flip1 = bool(rng.random() < self.flip_p)
+        flip2 = bool(rng.random() < self.flip_p)
+        return PairPlan(box_g, box_b, box_in_view, flip1, flip2)
+
+    def render(self, source: ImageSource, plan: PairPlan) -> ViewPair:
+        """The two (unaugmented) views a plan describes, from any image source or device."""
+        size, mode = self.size, self.interpolation
+        source.prepare(plan.source_boxes, size)
+        box_g = plan.box_g
+        view_g = source.crop_resize(box_g, size, mode)
+        if self.strategy == "same":
+            view = view_g.flip(-1) if plan.flip1 else view_g
+            return ViewPair(view, view, box_g, box_g, plan.flip1, plan.flip1)
+        if self.strategy == "random":
+            pair = (view_g, source.crop_resize(plan.box_b, size, mode), box_g, plan.box_b)
+        else:
+            view_l = crop_resize_tensor(view_g, plan.box_in_view, size, mode)
+            box_l = box_g.within_view(plan.box_in_view, size)
             if self.strategy == "global-to-local":
                 pair = (view_g, view_l, box_g, box_l)
             else:
                 pair = (view_l, view_g, box_l, box_g)
         view1, view2, box1, box2 = pair
-        flip1 = bool(rng.random() < self.flip_p)
-        flip2 = bool(rng.random() < self.flip_p)
-        view1 = view1.flip(-1) if flip1 else view1
-        view2 = view2.flip(-1) if flip2 else view2
-        return ViewPair(self.augment(view1, rng), view2, box1, box2, flip1, flip2)
+        view1 = view1.flip(-1) if plan.flip1 else view1
+        view2 = view2.flip(-1) if plan.flip2 else view2
+        return ViewPair(view1, view2, box1, box2, plan.flip1, plan.flip2)
+
+    def __call__(self, image: torch.Tensor | ImageSource,
+                 rng: np.random.Generator) -> ViewPair:
+        """Make the two views of a (3, H, W) uint8 image or a lazily decoded image file.
+
+        Every box is drawn (in source pixel coordinates) before the image is decoded, so an
+        :class:`~vprop.cropmae.decode.ImageFile` can decode at the scale the boxes need.
+        """
+        source = as_source(image)
+        pair = self.render(source, self.plan(source.height, source.width, rng))
+        pair.view1 = self.augment(pair.view1, rng)
+        return pair
 
 
 @dataclass(frozen=True)
@@ -209,17 +254,19 @@ class FramePairSampler:
     augment: PhotometricAugment = PhotometricAugment()
 
     def __call__(
-        self, frame1: torch.Tensor, frame2: torch.Tensor, rng: np.random.Generator
+        self, frame1: torch.Tensor | ImageSource, frame2: torch.Tensor | ImageSource,
+        rng: np.random.Generator,
     ) -> ViewPair:
-        """Make the two views of two (3, H, W) uint8 frames of the same size."""
-        if frame1.shape != frame2.shape:
-            raise ValueError(
-                f"frames differ in size: {tuple(frame1.shape)} vs {tuple(frame2.shape)}"
-            )
-        _, h, w = frame1.shape
-        box = sample_box(h, w, self.scale, rng, self.ratio)
-        view1 = crop_resize(frame1, box, self.size, self.interpolation)
-        view2 = crop_resize(frame2, box, self.size, self.interpolation)
+        """Make the two views of two (3, H, W) uint8 frames (or frame files) of the same size."""
+        first, second = as_source(frame1), as_source(frame2)
+        if (first.height, first.width) != (second.height, second.width):
+            raise ValueError(f"frames differ in size: {(first.height, first.width)} vs "
+                             f"{(second.height, second.width)}")
+        box = sample_box(first.height, first.width, self.scale, rng, self.ratio)
+        first.prepare([box], self.size)
+        second.prepare([box], self.size)
+        view1 = first.crop_resize(box, self.size, self.interpolation)
+        view2 = second.crop_resize(box, self.size, self.interpolation)
         flip = bool(rng.random() < self.flip_p)
         if flip:
             view1, view2 = view1.flip(-1), view2.flip(-1)

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
 
 from vprop.cropmae.crops import CropPairSampler, FramePairSampler, ViewPair
+from vprop.cropmae.decode import ImageFile
 from vprop.cropmae.sources import Clip, DataSource
 from vprop.cropmae.video import VideoBackend, open_video, sample_pair_indices
 from vprop.errors import VpropError
@@ -28,13 +28,7 @@ def read_image(path: Any) -> torch.Tensor:
 
     The tensor is a channels-last view (no copy), which the uint8 resize kernels handle fastest.
     """
-    try:
-        with Image.open(path) as image:
-            rgb = np.array(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError,
-            Image.DecompressionBombError) as error:
-        raise VpropError(f"cannot decode image ({error})", path) from error
-    return torch.from_numpy(rgb).permute(2, 0, 1)
+    return ImageFile(path, reduce=False).tensor()
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -61,6 +55,8 @@ class PairDataset(Dataset):
     video_backend: VideoBackend = "pyav"
     gap_range: tuple[int, int] = (4, 48)
     max_retries: int = 20
+    reduced_decode: bool = True
+    gpu_decode: bool = False
     _frame_counts: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -70,10 +66,11 @@ class PairDataset(Dataset):
         epoch, index = key
         rng = sample_rng(self.seed, epoch, index)
         skipped: list[str] = []
+        make = self._encoded_pairs if self.gpu_decode else self._pairs
         for _ in range(self.max_retries + 1):
             clip = self.source.clips[index]
             try:
-                pairs = self._pairs(clip, rng)
+                pairs = make(clip, rng)
                 break
             except VpropError as error:
                 skipped.append(str(error))
@@ -85,9 +82,25 @@ class PairDataset(Dataset):
                 f"{self.max_retries + 1} undecodable items in a row; last: {skipped[-1]}",
                 self.source.root,
             )
-        views = torch.stack([torch.stack([p.view1, p.view2]) for p in pairs])  # (R, 2, 3, S, S)
         noise = torch.from_numpy(rng.random((self.repeats, self.num_patches), dtype=np.float32))
+        if self.gpu_decode:
+            return {"pairs": pairs, "noise": noise, "skipped": skipped}
+        views = torch.stack([torch.stack([p.view1, p.view2]) for p in pairs])  # (R, 2, 3, S, S)
         return {"views": views, "noise": noise, "skipped": skipped}
+
+    def _encoded_pairs(self, clip: Clip, rng: np.random.Generator) -> list[Any]:
+        """For ``gpu_decode``: JPEG bytes + plans (other files: CPU views, as usual)."""
+        from vprop.cropmae.device_decode import EncodedPair
+
+        image = ImageFile(clip.path, self.reduced_decode)
+        sampler = self.pair_sampler
+        if image.format == "JPEG" and image.mode in ("RGB", "L"):
+            data = torch.from_numpy(np.fromfile(clip.path, dtype=np.uint8))
+            image.close()
+            return [EncodedPair(data, sampler.plan(image.height, image.width, rng))
+                    for _ in range(self.repeats)]
+        pairs = [sampler(image, rng) for _ in range(self.repeats)]
+        return [torch.stack([p.view1, p.view2]) for p in pairs]
 
     def _pairs(self, clip: Clip, rng: np.random.Generator) -> list[ViewPair]:
         if self.method == "siammae":
@@ -98,7 +111,7 @@ class PairDataset(Dataset):
             return [self.pair_sampler(frames[2 * r], frames[2 * r + 1], rng)
                     for r in range(self.repeats)]
         if self.source.format == "images":
-            image = read_image(clip.path)
+            image = ImageFile(clip.path, self.reduced_decode)
             return [self.pair_sampler(image, rng) for _ in range(self.repeats)]
         picks = [int(rng.integers(self._length(clip))) for _ in range(self.repeats)]
         frames = self._read_frames(clip, tuple(picks))
@@ -115,9 +128,9 @@ class PairDataset(Dataset):
             raise VpropError(f"video has {count} frames", clip.path)
         return count
 
-    def _read_frames(self, clip: Clip, indices: tuple[int, ...]) -> list[torch.Tensor]:
-        if clip.frames:
-            return [read_image(clip.frames[i]) for i in indices]
+    def _read_frames(self, clip: Clip, indices: tuple[int, ...]) -> list[torch.Tensor | ImageFile]:
+        if clip.frames:  # decoded lazily, at the scale the crop needs
+            return [ImageFile(clip.frames[i], self.reduced_decode) for i in indices]
         with open_video(clip.path, self.video_backend) as reader:
             return reader.get(list(indices))
 

@@ -52,36 +52,54 @@ def build_dataset(config: TrainConfig, source: DataSource) -> PairDataset:
         source=source, method=config.method, pair_sampler=pair_sampler(config),
         num_patches=(config.img_size // patch) ** 2, seed=config.seed,
         repeats=config.repeated_sampling, video_backend=config.video_backend,
-        gap_range=tuple(config.frame_gap),
+        gap_range=tuple(config.frame_gap), reduced_decode=config.reduced_decode,
+        gpu_decode=config.gpu_decode,
     )
 
 
 def build_loader(dataset: PairDataset, sampler: EpochSampler, batch_size: int, workers: int,
                  pin_memory: bool) -> DataLoader:
-    """A DataLoader of uint8 view pairs; worker RNG is irrelevant (samples are seeded)."""
-    return DataLoader(
+    """A DataLoader of uint8 view pairs; worker RNG is irrelevant (samples are seeded).
+
+    With ``dataset.gpu_decode`` the workers ship JPEG bytes and the views are decoded and
+    cropped on the current CUDA device (:mod:`vprop.cropmae.device_decode`).
+    """
+    collate = collate_pairs
+    if dataset.gpu_decode:
+        from vprop.cropmae.device_decode import DeviceViewsLoader, collate_encoded
+
+        if dataset.source.format != "images" or not torch.cuda.is_available():
+            raise VpropError("--gpu-decode needs a CUDA device and an image folder")
+        collate = collate_encoded
+    loader = DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-        collate_fn=collate_pairs, pin_memory=pin_memory, drop_last=True,
+        collate_fn=collate, pin_memory=pin_memory, drop_last=True,
         persistent_workers=workers > 0, prefetch_factor=4 if workers > 0 else None,
     )
+    if dataset.gpu_decode:
+        device = torch.device("cuda", torch.cuda.current_device())
+        return DeviceViewsLoader(loader, dataset.pair_sampler, device)
+    return loader
 
 
 def build_model(config: TrainConfig) -> SiameseMAE:
     """Siamese MAE around a registry ViT built for ``img_size``."""
     encoder = create_vit(config.arch, img_size=config.img_size)
-    return SiameseMAE(
+    model = SiameseMAE(
         encoder, mask_ratio=config.mask_ratio, decoder_dim=config.decoder_dim,
         decoder_depth=config.decoder_depth, decoder_heads=config.decoder_heads,
         decoder_ffn_dim=config.decoder_ffn_dim, decoder_dropout=config.decoder_dropout,
         norm_pix_loss=config.norm_pix_loss,
     )
+    model.set_fast_paths(config.fused_attention, config.channels_last)
+    return model
 
 
 def build_optimizer(model: torch.nn.Module, config: TrainConfig,
                     device: torch.device) -> torch.optim.AdamW:
     """AdamW; no weight decay on biases and 1-D parameters; frozen tensors excluded."""
     groups = param_groups_weight_decay(model, config.weight_decay)
-    fused = device.type == "cuda"
+    fused = config.fused_adamw and device.type == "cuda"
     return torch.optim.AdamW(groups, lr=0.0, betas=tuple(config.betas), fused=fused)
 
 

@@ -7,6 +7,7 @@ tokens and cross-attention to view 1; the loss is the MSE on the masked patches.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import torch
@@ -104,6 +105,22 @@ class SiameseMAE(nn.Module):
         self.decoder_norm = nn.LayerNorm(decoder_dim, eps=1e-6)
         self.decoder_pred = nn.Linear(decoder_dim, self.patch_size**2 * 3)
         self._init_weights()
+        self.fused_attention = True
+        self.channels_last = False
+
+    def set_fast_paths(self, fused_attention: bool = True, channels_last: bool = False) -> None:
+        """Choose the attention kernels and the memory format of the views (same maths).
+
+        Args:
+            fused_attention: PyTorch SDPA (flash / memory-efficient kernels on CUDA) in the
+                encoder (timm's ``fused_attn``) and the decoder; ``False``: timm's explicit
+                softmax(QK^T)V in the encoder and SDPA's math kernel in the decoder.
+            channels_last: Feed the patch-embedding convolution channels-last views.
+        """
+        self.fused_attention, self.channels_last = fused_attention, channels_last
+        for block in self.encoder.blocks:
+            if hasattr(block.attn, "fused_attn"):
+                block.attn.fused_attn = fused_attention
 
     @property
     def num_patches(self) -> int:
@@ -148,6 +165,8 @@ class SiameseMAE(nn.Module):
             masking record (None without masking).
         """
         enc = self.encoder
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         x = enc.patch_embed(images)  # (N, L, D)
         pos = enc.pos_embed  # (1, 1 + L, D)
         x = x + pos[:, 1:, :]
@@ -214,7 +233,13 @@ class SiameseMAE(nn.Module):
         Returns:
             ``loss`` (scalar), ``pred`` (N, L, p*p*3) and ``mask`` (N, L).
         """
-        memory, _ = self.encode(view1)
-        latent, masked = self.encode(view2, noise, mask=True)
-        pred = self.decode(memory, latent, masked.ids_restore)
+        kernels = contextlib.nullcontext()
+        if not self.fused_attention:
+            from torch.nn.attention import SDPBackend, sdpa_kernel
+
+            kernels = sdpa_kernel(SDPBackend.MATH)
+        with kernels:
+            memory, _ = self.encode(view1)
+            latent, masked = self.encode(view2, noise, mask=True)
+            pred = self.decode(memory, latent, masked.ids_restore)
         return {"loss": self.loss(view2, pred, masked.mask), "pred": pred, "mask": masked.mask}

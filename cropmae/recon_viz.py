@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from vprop.cropmae.data import PairDataset, collate_pairs
 from vprop.cropmae.masking import patchify, unpatchify
@@ -60,21 +60,37 @@ def reconstruct(model: SiameseMAE, views: torch.Tensor,
             "masked": _to_uint8(masked), "recon": _to_uint8(recon)}
 
 
-def panel_image(rows: dict[str, torch.Tensor]) -> np.ndarray:
+ROW_LABELS = ("view 1", "view 2", "masked view 2", "reconstruction")
+LABEL_WIDTH = 100  # pixels of the left column holding the row labels
+
+
+def panel_image(rows: dict[str, torch.Tensor], labels: bool = True) -> np.ndarray:
     """Tile the rows (view1, view2, masked, recon) top to bottom, samples left to right.
 
+    Args:
+        rows: The output of :func:`reconstruct`.
+        labels: Name each row in a left column (``ROW_LABELS``) ``LABEL_WIDTH`` pixels wide.
+
     Returns:
-        (4 * S + 3 * gap, N * S + (N - 1) * gap, 3) uint8.
+        (4 * S + 3 * gap, [LABEL_WIDTH +] N * S + (N - 1) * gap, 3) uint8.
     """
     order = [rows["view1"], rows["view2"], rows["masked"], rows["recon"]]
     n, _, s, _ = order[0].shape
-    height, width = 4 * s + 3 * _GAP, n * s + (n - 1) * _GAP
+    left = LABEL_WIDTH if labels else 0
+    height, width = 4 * s + 3 * _GAP, left + n * s + (n - 1) * _GAP
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
     for r, images in enumerate(order):
         for c in range(n):
-            y, x = r * (s + _GAP), c * (s + _GAP)
+            y, x = r * (s + _GAP), left + c * (s + _GAP)
             canvas[y : y + s, x : x + s] = images[c].permute(1, 2, 0).cpu().numpy()
-    return canvas
+    if not labels:
+        return canvas
+    image = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    for r, text in enumerate(ROW_LABELS):
+        draw.text((4, r * (s + _GAP) + s // 2), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return np.asarray(image).copy()
 
 
 def write_png(path: str | Path, image: np.ndarray) -> Path:

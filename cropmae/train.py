@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from vprop.benchmarks.settings import cpu_has_native_bf16
 from vprop.cropmae import checkpointing as ckpt
 from vprop.cropmae import distributed as dist_utils
 from vprop.cropmae import factory
@@ -28,7 +29,7 @@ from vprop.cropmae.config import TrainConfig, resolve
 from vprop.cropmae.data import EpochSampler, default_workers, steps_per_epoch
 from vprop.cropmae.masking import num_visible_patches
 from vprop.cropmae.model import SiameseMAE, normalize_uint8
-from vprop.cropmae.runlog import RunLog
+from vprop.cropmae.runlog import RunLog, end_block, start_block
 from vprop.cropmae.schedule import lr_at, scaled_lr, warmup_steps_for
 from vprop.cropmae.sources import discover
 from vprop.errors import VpropError
@@ -48,6 +49,7 @@ class TrainResult:
     last_checkpoint: Path | None
     stopped_early: bool
     davis: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
 def step_seed(seed: int, rank: int, step: int) -> int:
@@ -155,6 +157,9 @@ class Trainer:
         self.davis_history: list[dict[str, Any]] = []
         self.skipped_seen = 0  # seen by this rank
         self.skipped_total = 0  # summed over ranks at each log line
+        self.images_this_run = 0  # global images (pairs) trained on by this process's run
+        self.last_loss: float | None = None
+        self.last_loss_step = 0
 
     def _resume_path(self, config: TrainConfig) -> Path | None:
         """The checkpoint to continue from; never silently restarts over an earlier run.
@@ -212,16 +217,32 @@ class Trainer:
         if visible == 0:
             log.say(f"warning: --mask-ratio {config.mask_ratio} leaves 0 of "
                     f"{self.model.num_patches} patches of view 2 visible")
-        log.say(f"{config.method}: {len(self.dataset)} {config.derived['data_format']} items, "
-                f"{self.steps_per_epoch} steps/epoch x {config.epochs} epochs, global batch "
-                f"{self.global_batch}, lr {self.peak_lr:.3g}, {self.precision} on {env.device}")
+        log.say(start_block(config, self._resumed_from, self.step))
+        if self.precision == "bf16" and env.device.type == "cpu" and not cpu_has_native_bf16():
+            log.say("warning: --precision bf16 on a CPU without native bfloat16 instructions is "
+                    "emulated (several times slower than fp32)")
+        start_step, started = self.step, time.perf_counter()
         try:
             last_path, stopped = self._epochs(log)
         finally:
             log.close()
         dist_utils.barrier(env)
+        seconds = time.perf_counter() - started
+        summary = {
+            "step": self.step, "total_steps": self.total_steps,
+            "epoch": self.step // self.steps_per_epoch, "steps_this_run": self.step - start_step,
+            "stopped_early": stopped, "last_loss": self.last_loss,
+            "last_loss_step": self.last_loss_step, "seconds": seconds,
+            "images_per_s": self.images_this_run / seconds if seconds > 0 else 0.0,
+            "checkpoint": None if last_path is None else str(last_path),
+            "davis": self.davis_history, "skipped_items": self.skipped_total,
+            "written": [str(self.out / name) for name in ("config.json", "log.jsonl",
+                                                          "train.log")]
+            + [str(path) for path in sorted(self.out.glob("checkpoint-0*.pth"))],
+        }
+        log.say(end_block(summary))
         return TrainResult(self.out, self.step, self.step // self.steps_per_epoch, last_path,
-                           stopped, self.davis_history)
+                           stopped, self.davis_history, summary)
 
     def _epochs(self, log: RunLog) -> tuple[Path | None, bool]:
         """The epoch loop; returns (last checkpoint written, stopped early)."""
@@ -237,6 +258,12 @@ class Trainer:
                 lr = self._train_step(batches, window)
                 if self.step % config.log_every == 0 or self.step == self.total_steps:
                     self._log(log, window, epoch, lr)
+                elif log.wants_refresh():  # this rank's figures since the last log line
+                    elapsed = max(time.perf_counter() - window.start, 1e-9)
+                    log.step(float(window.loss_sum) / max(window.loss_count, 1), lr,
+                             window.samples * self.env.world_size / elapsed)
+                else:
+                    log.step()
                 stop = config.stop_after_steps is not None and self.step >= config.stop_after_steps
                 periodic = config.save_every_steps and self.step % config.save_every_steps == 0
                 if stop or periodic:
@@ -270,6 +297,7 @@ class Trainer:
                 out = self.engine(views[:, 0], views[:, 1], noise)
             self.scaler.scale(out["loss"] / config.accum_iter).backward()
             window.add_loss(out["loss"].detach(), views.shape[0])
+            self.images_this_run += views.shape[0] * env.world_size
         if config.clip_grad is not None:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
@@ -303,7 +331,9 @@ class Trainer:
                     "epoch_progress": self.step / self.steps_per_epoch, "loss": loss, "lr": lr,
                     "images_per_s": images_per_s, "data_wait_frac": window.data_s / elapsed,
                     "skipped_total": self.skipped_total, "time": time.time()})
-        log.advance(window.steps, loss, lr, images_per_s)
+        log.step(loss, lr, images_per_s)
+        log.line(self.step, epoch, loss, lr, images_per_s)
+        self.last_loss, self.last_loss_step = loss, self.step
         window.reset()
 
     def _payload(self, epoch: int) -> dict[str, Any]:

@@ -26,15 +26,23 @@ def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
 class PyAVReader:
     """Frame-accurate random access with PyAV.
 
-    One seek to the keyframe before the first wanted frame, then decode forward; frame
-    indices come from presentation timestamps.
+    One seek to the keyframe before the first wanted frame, then decode forward up to the
+    last wanted frame; frame indices come from presentation timestamps. With ``skip_nonref``
+    the decoder drops the non-reference frames it is not asked for (no later frame depends
+    on them, so the wanted frames are bit-identical) and only the wanted frames are converted
+    to RGB: on H.264 with B-frames this roughly halves the decoding work of a pair.
+
+    Args:
+        path: The video file.
+        skip_nonref: Skip unwanted non-reference frames while decoding forward.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, skip_nonref: bool = True) -> None:
         """Open ``path`` and read its frame count (header, else duration x frame rate)."""
         import av
 
         self.path = Path(path)
+        self.skip_nonref = skip_nonref
         try:
             self._container = av.open(str(self.path))
             self._stream = self._container.streams.video[0]
@@ -65,6 +73,18 @@ class PyAVReader:
             return counter
         return int(round(float((frame.pts - self._start) * self._stream.time_base * self._rate)))
 
+    def _frames(self, wanted: set[int]):
+        """Decoded frames from the current position; unwanted non-reference ones skipped."""
+        if not self.skip_nonref or not self._rate:
+            yield from self._container.decode(self._stream)
+            return
+        context, base = self._stream.codec_context, self._stream.time_base * self._rate
+        for packet in self._container.demux(self._stream):
+            needed = packet.pts is None or int(round(float(
+                (packet.pts - self._start) * base))) in wanted
+            context.skip_frame = "DEFAULT" if needed else "NONREF"
+            yield from packet.decode()
+
     def _decode_from(self, first: int, wanted: set[int], last: int) -> dict[int, np.ndarray]:
         """Decode forward from the keyframe at or before ``first``; keep ``wanted`` frames."""
         import av
@@ -77,7 +97,7 @@ class PyAVReader:
             self._container.seek(self._start, stream=self._stream, backward=True)
         counter = 0
         try:
-            for frame in self._container.decode(self._stream):
+            for frame in self._frames(wanted):
                 index = self._index_of(frame, counter)
                 counter += 1
                 if counter == 1 and 0 < first < index:

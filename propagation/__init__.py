@@ -1,19 +1,31 @@
-"""The propagation engine: tensors and a Preset in, soft label maps out; no dataset knowledge."""
+"""The propagation engine: tensors and a Preset in, soft label maps out; no dataset knowledge.
 
-from vprop.propagation.frames import stream_features, to_model_input
-from vprop.propagation.labels import decode_labels, first_frame_labels, one_hot, resize_ids
-from vprop.propagation.presets import PRESETS, Preset, get_preset
-from vprop.propagation.propagator import LabelPropagator
+Names are imported on first use (PEP 562), so that ``vprop.propagation.presets`` (pure
+Python) can be read by the CLI without importing torch.
+"""
 
-__all__ = [
-    "PRESETS",
-    "LabelPropagator",
-    "Preset",
-    "decode_labels",
-    "first_frame_labels",
-    "get_preset",
-    "one_hot",
-    "resize_ids",
-    "stream_features",
-    "to_model_input",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PRESETS": "presets",
+    "Preset": "presets",
+    "get_preset": "presets",
+    "LabelPropagator": "propagator",
+    "decode_labels": "labels",
+    "first_frame_labels": "labels",
+    "one_hot": "labels",
+    "resize_ids": "labels",
+    "stream_features": "frames",
+    "to_model_input": "frames",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -4,34 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from vprop.propagation.choices import IMAGENET_MEAN, IMAGENET_STD, INPUT_RESIZES
 
 
-def to_model_input(rgb: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+def to_model_input(
+    rgb: np.ndarray,
+    size: tuple[int, int],
+    mean: tuple[float, float, float] = IMAGENET_MEAN,
+    std: tuple[float, float, float] = IMAGENET_STD,
+    resize: str = "float",
+) -> torch.Tensor:
     """Convert an RGB frame to a normalised backbone input.
-
-    The frame is scaled to [0, 1], resized bilinearly without antialiasing (like OpenCV's
-    INTER_LINEAR on float images, which the reference code uses) and ImageNet-normalised.
 
     Args:
         rgb: uint8 array (H, W, 3).
         size: Target (height, width).
+        mean: Per-channel mean subtracted from the [0, 1] image.
+        std: Per-channel standard deviation it is divided by.
+        resize: ``float`` (CRW/CropMAE): scale to [0, 1] first, then resize bilinearly
+            without antialiasing (as OpenCV's INTER_LINEAR on a float image). ``uint8``
+            (DINO): ``cv2.resize`` (INTER_LINEAR, fixed-point, rounded) of the uint8 frame,
+            then scale to [0, 1].
 
     Returns:
         float32 tensor (3, height, width).
     """
-    pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8, copy=True))  # (H, W, 3)
-    image = pixels.permute(2, 0, 1).float() / 255.0
-    if tuple(image.shape[1:]) != tuple(size):
+    if resize not in INPUT_RESIZES:
+        raise ValueError(f"unknown input resize {resize!r}; choose one of {INPUT_RESIZES}")
+    pixels = np.array(rgb, dtype=np.uint8, copy=True)  # (H, W, 3)
+    resized = tuple(pixels.shape[:2]) != tuple(size)
+    if resize == "uint8" and resized:
+        pixels = cv2.resize(pixels, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
+    image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255.0
+    if resize == "float" and resized:
         image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return (image - mean) / std
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    return (image - mean_t) / std_t
 
 
 def stream_features(

@@ -8,10 +8,19 @@ Input sizes are a property of a benchmark, not of the engine, so they live with 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from vprop.errors import VpropError
+from vprop.propagation.choices import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INPUT_RESIZES,
+    NEAREST_METHODS,
+)
+
+FIRST_FRAME_OUTPUTS = ("decoded", "ground-truth")
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,14 @@ class Preset:
             from labels to the feature grid.
         minmax_output: Min-max normalise each upsampled channel before the argmax (DINO).
         pos_embed: Position-embedding resampling mode of the backbone (``dino`` or ``exact``).
+        mean: Per-channel mean of the input normalisation ([0, 1] scale).
+        std: Per-channel standard deviation of the input normalisation.
+        input_resize: ``float`` (resize the [0, 1] float frame, CRW/CropMAE) or ``uint8``
+            (``cv2.resize`` the uint8 frame, then scale, DINO).
+        nearest: Library of every nearest resize of label maps (first-frame labels, output
+            to the frame size): ``opencv`` (CRW/CropMAE) or ``pil`` (DINO).
+        first_frame_output: What is written for frame 0: ``decoded`` (its grid labels
+            decoded like any frame, CropMAE/CRW) or ``ground-truth`` (the annotation, DINO).
     """
 
     name: str
@@ -45,8 +62,19 @@ class Preset:
     label_downsample: Literal["bilinear", "nearest"]
     minmax_output: bool
     pos_embed: Literal["dino", "exact"] = "dino"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    input_resize: Literal["float", "uint8"] = "float"
+    nearest: Literal["opencv", "pil"] = "opencv"
+    first_frame_output: Literal["decoded", "ground-truth"] = "decoded"
 
     def __post_init__(self) -> None:
+        numbers = {"temperature": self.temperature, "radius": self.radius,
+                   "mean": self.mean, "std": self.std}
+        for field, value in numbers.items():
+            values = value if isinstance(value, tuple) else (value,)
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise VpropError(f"{field} must be finite, got {value}")
         if self.temperature <= 0:
             raise VpropError(f"temperature must be > 0, got {self.temperature}")
         if self.topk < 1:
@@ -60,6 +88,14 @@ class Preset:
                 f"label_downsample must be bilinear or nearest: {self.label_downsample!r}"
             )
 
+        choices = {"input_resize": INPUT_RESIZES, "nearest": NEAREST_METHODS,
+                   "first_frame_output": FIRST_FRAME_OUTPUTS}
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise VpropError(f"{field} must be one of {allowed}, got {getattr(self, field)!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise VpropError(f"mean/std need 3 channels and std > 0: {self.mean}, {self.std}")
+
     def override(self, **changes: object) -> Preset:
         """Return a copy with the given fields replaced; ``None`` values are ignored."""
         changes = {key: value for key, value in changes.items() if value is not None}
@@ -68,26 +104,73 @@ class Preset:
             raise VpropError(f"unknown preset fields: {sorted(unknown)}")
         return dataclasses.replace(self, **changes)
 
+    def override_text(self, assignments: tuple[str, ...] | list[str]) -> Preset:
+        """Return a copy with ``FIELD=VALUE`` assignments applied (``vprop eval --preset-set``).
+
+        Values are parsed after the field's current type: ``true``/``false`` for flags,
+        comma-separated numbers for ``mean``/``std``, numbers and words otherwise.
+
+        Raises:
+            VpropError: Unknown field, the ``name`` field, or a value of the wrong form.
+        """
+        changes: dict[str, object] = {}
+        names = {field.name for field in dataclasses.fields(self)} - {"name"}
+        for text in assignments:
+            key, sep, raw = (part.strip() for part in text.partition("="))
+            if not sep or key not in names:
+                raise VpropError(f"--preset-set {text!r}: expected FIELD=VALUE with FIELD one "
+                                 f"of {sorted(names)}")
+            changes[key] = _parse_value(getattr(self, key), raw, text)
+        try:
+            return self.override(**changes)
+        except VpropError as error:
+            raise VpropError(f"--preset-set: {error}") from None
+
     def to_dict(self) -> dict[str, object]:
         """Return the preset as a plain dict (for results.json)."""
         return dataclasses.asdict(self)
 
 
+def _parse_value(current: object, raw: str, text: str) -> object:
+    """Parse ``raw`` as a value of ``current``'s type."""
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if isinstance(current, tuple):
+            return tuple(float(part) for part in raw.split(","))
+        if isinstance(current, (int, float)):
+            return type(current)(float(raw)) if isinstance(current, float) else int(raw)
+    except ValueError:
+        raise VpropError(f"--preset-set {text!r}: cannot read {raw!r} as "
+                         f"{type(current).__name__}") from None
+    return raw
+
+
 PRESETS: dict[str, Preset] = {
-    # SiamMAE / CropMAE evaluation code (built on CRW's): T=0.7, top-7, radius 20, 20 frames.
+    # SiamMAE / CropMAE evaluation code (built on CRW's): T=0.7, top-7, radius 20, 20 frames
+    # (CropMAE downstreams/propagation/start.py, davis_prop_args; src/data/vos.py).
     "cropmae": Preset(
         name="cropmae", temperature=0.7, topk=7, radius=20, shape="circle", context=20,
         restrict_first=False, pad_start=True, label_downsample="bilinear", minmax_output=False,
     ),
-    # Contrastive Random Walk (Jabri et al. 2020), test.py defaults.
+    # Contrastive Random Walk (Jabri et al. 2020): the DAVIS command of videowalk's README
+    # (--topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1), which produced
+    # its published 67.6 J&F; test.py's argparse default temperature is 0.07.
     "crw": Preset(
-        name="crw", temperature=0.07, topk=10, radius=12, shape="circle", context=20,
+        name="crw", temperature=0.05, topk=10, radius=12, shape="circle", context=20,
         restrict_first=False, pad_start=True, label_downsample="bilinear", minmax_output=False,
     ),
-    # DINO eval_video_segmentation.py defaults.
+    # DINO eval_video_segmentation.py: argparse defaults (n_last_frames 7, size_mask_neighborhood
+    # 12, topk 5), temperature 0.1 hard-coded, read_frame (cv2.resize of the uint8 frame,
+    # color_normalize std 0.228), read_seg / output resize with PIL NEAREST, frame 0 written
+    # as its ground truth.
     "dino": Preset(
         name="dino", temperature=0.1, topk=5, radius=12, shape="square", context=7,
         restrict_first=True, pad_start=False, label_downsample="nearest", minmax_output=True,
+        std=(0.228, 0.224, 0.225), input_resize="uint8", nearest="pil",
+        first_frame_output="ground-truth",
     ),
 }
 

@@ -1,4 +1,4 @@
-r"""Report DAVIS scores: the official evaluator's two CSV files and a terminal summary table.
+r"""Report DAVIS scores: the official evaluator's two CSV files.
 
 The official evaluator writes its CSVs with pandas ``to_csv(index=False,
 float_format="%.3f")``: comma separated, ``\\n`` line ends, floats with three decimals,
@@ -70,30 +70,3 @@ def write_csv_reports(
     atomic_write_bytes(global_path, global_csv_text(scores["global"]).encode())
     atomic_write_bytes(sequence_path, per_sequence_csv_text(scores["per_object"]).encode())
     return [global_path, sequence_path]
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(c).rjust(w) for c, w in zip(header, widths))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend("  ".join(str(c).rjust(w) for c, w in zip(row, widths)) for row in rows)
-    return lines
-
-
-def format_table(scores: Mapping[str, Any]) -> str:
-    """Summary table for the terminal: global figures, then J/F mean per object.
-
-    Args:
-        scores: The dict returned by ``score_davis`` (``global`` and ``per_object``).
-
-    Returns:
-        Multi-line text, values with three decimals.
-    """
-    global_row = [_cell(scores["global"][key]) for key in GLOBAL_KEYS]
-    object_rows = [
-        [name, _cell(obj["J-Mean"]), _cell(obj["F-Mean"])]
-        for name, obj in scores["per_object"].items()
-    ]
-    lines = ["Global results", *_table(GLOBAL_KEYS, [global_row]), ""]
-    lines += ["Per-object results", *_table(PER_SEQUENCE_HEADER, object_rows)]
-    return "\n".join(lines)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -216,7 +217,19 @@ def _read_prediction(source, sequence: str, frame: str, size: tuple[int, int], n
     return ids
 
 
-def _score_sequence_streamed(source, davis_root: str | Path, sequence: str) -> tuple[list, dict]:
+def resize_ground_truth(ids: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    """Nearest-resize an annotation to the score size; ``None`` or an equal size keeps it.
+
+    ``cv2.INTER_NEAREST``, as the CropMAE loader resizes DAVIS annotations to 880x480.
+    """
+    if size is None or tuple(ids.shape) == tuple(size):
+        return ids
+    return cv2.resize(ids, (int(size[1]), int(size[0])), interpolation=cv2.INTER_NEAREST)
+
+
+def _score_sequence_streamed(
+    source, davis_root: str | Path, sequence: str, score_size: tuple[int, int] | None = None
+) -> tuple[list, dict]:
     """Score one sequence frame by frame: memory holds one frame, whatever the length.
 
     Returns:
@@ -224,15 +237,17 @@ def _score_sequence_streamed(source, davis_root: str | Path, sequence: str) -> t
     """
     files = ground_truth_files(davis_root, sequence)
     first = read_indexed_png(files[0])[0]
-    n_objects, size = _count_objects(first), first.shape
+    n_objects, native = _count_objects(first), first.shape
+    size = tuple(score_size) if score_size is not None else native
     source.check_sequence(sequence)
     scored = files[1:-1]
 
     def pairs():
         for path in scored:
             gt = read_indexed_png(path)[0]
-            if gt.shape != size:
-                raise VpropError(f"annotation size {gt.shape} differs from {size}", path)
+            if gt.shape != native:
+                raise VpropError(f"annotation size {gt.shape} differs from {native}", path)
+            gt = resize_ground_truth(gt, score_size)
             pred = _read_prediction(source, sequence, path.stem, size, n_objects)
             yield np.where(gt == VOID_LABEL, 0, gt), pred
 
@@ -246,6 +261,7 @@ def score_davis(
     sequences: Sequence[str] | None = None,
     imageset: str = "2017/val.txt",
     progress: bool = True,
+    score_size: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Score DAVIS-2017 semi-supervised results like the official evaluator.
 
@@ -257,6 +273,10 @@ def score_davis(
         sequences: Sequences to score; default: those listed in ``imageset``.
         imageset: Sequence list under ``<davis_root>/ImageSets``.
         progress: Show a per-sequence progress bar (only on a terminal).
+        score_size: Score at this (height, width): every annotation is nearest-resized to it
+            (OpenCV, like the CropMAE/SiamMAE ``DAVIS_480_880`` copy) and predictions must
+            have it; the F tolerance follows from its diagonal (9 px at 480x880). ``None``:
+            the native size (the official protocol).
 
     Returns:
         {"global": {GLOBAL_KEYS...}, "per_object": {"<seq>_<id>": {OBJECT_KEYS...}},
@@ -285,7 +305,8 @@ def score_davis(
             excluded[sequence] = (f"{count} annotated frame(s): the first and the last frame are "
                                   "never scored, so no frame is left")
             continue
-        scored_frames, objects = _score_sequence_streamed(source, davis_root, sequence)
+        scored_frames, objects = _score_sequence_streamed(source, davis_root, sequence,
+                                                          score_size)
         for object_id, scores in objects.items():
             name = f"{sequence}_{object_id}"
             per_object[name] = {key: scores[key] for key in OBJECT_KEYS}
@@ -318,3 +339,33 @@ def global_scores(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, fl
         raise VpropError("no objects were scored")
     pooled = {key: float(np.mean([obj[key] for obj in per_object.values()])) for key in OBJECT_KEYS}
     return {"J&F-Mean": (pooled["J-Mean"] + pooled["F-Mean"]) / 2.0, **pooled}
+
+
+def covered_sequences(results: str | Path) -> tuple[list[str] | None, str]:
+    """The sequences a results folder or RLE file holds, and where that was read.
+
+    Reads, in order: the ``sequences`` of a vprop ``results.json`` beside a ``results/``
+    folder, the ``videos`` of a COCO RLE JSON file, the sub-folders of a results folder.
+
+    Returns:
+        (names or None when nothing was found, description of the source).
+    """
+    import json
+
+    path = Path(results)
+    if path.is_file():
+        try:
+            videos = json.loads(path.read_text()).get("videos") or []
+            return [str(video["sequence"]) for video in videos] or None, f"the videos of {path}"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None, str(path)
+    run_file = path.parent / "results.json"
+    if path.name == "results" and run_file.is_file():
+        try:
+            names = json.loads(run_file.read_text()).get("sequences")
+        except (OSError, ValueError, AttributeError):
+            names = None
+        if names:
+            return [str(name) for name in names], f"the run's {run_file}"
+    folders = sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+    return folders or None, f"the sequence folders of {path}"

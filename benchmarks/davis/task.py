@@ -11,21 +11,17 @@ from tqdm.auto import tqdm
 
 from vprop.benchmarks.davis import synthetic
 from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
+from vprop.benchmarks.davis.scoring import resize_ground_truth, score_davis
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import propagate_video, read_frames
-from vprop.benchmarks.sizes import (
-    check_patch_multiple,
-    fit_to_stride,
-    floor_to,
-    short_side_size,
-)
+from vprop.benchmarks.protocols import davis_protocol
+from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tasks import (
     EvalRequest,
+    ResumeLog,
     done_marker,
-    is_finished,
     mark_finished,
     run_signature,
-    timing,
 )
 from vprop.propagation import Preset, decode_labels
 from vprop.safety import check_inside
@@ -44,21 +40,47 @@ def make_sample(dest: Path) -> Path:
 
 
 def input_size(
-    preset: Preset, frame_hw: tuple[int, int], patch: int, user_size: tuple[int, int] | None
+    preset: Preset, frame_hw: tuple[int, int], stride: int, user_size: tuple[int, int] | None,
+    pads: bool = False,
 ) -> tuple[int, int]:
     """Backbone input (height, width) for a DAVIS sequence.
 
-    cropmae: 480x880 (880x480 for portrait frames), as the SiamMAE/CropMAE code; crw: native
-    resolution floored to the patch size; dino: short side 480, long side floored to 64.
+    ``user_size`` if given, else the preset's rule in :data:`vprop.benchmarks.protocols.DAVIS`
+    (cropmae 480x880; crw native, floored to the stride unless the backbone pads like CRW's
+    ResNet; dino short side 480, long side floored to x64).
     """
     if user_size is not None:
-        return check_patch_multiple(user_size, patch)
-    height, width = frame_hw
-    if preset.name == "dino":
-        return fit_to_stride(short_side_size(frame_hw, 480, 64), patch)
-    if preset.name == "crw":
-        return floor_to(height, patch), floor_to(width, patch)
-    return fit_to_stride((480, 880) if width >= height else (880, 480), patch)
+        return check_patch_multiple(user_size, stride)
+    return davis_protocol(preset.name).input_size.resolve(frame_hw, stride, pads)
+
+
+def score_size(request: EvalRequest) -> tuple[int, int] | None:
+    """The size predictions are written and scored at (``None``: each sequence's native size).
+
+    ``request.score_size`` wins (``"native"`` forces the native size); else the preset's
+    protocol default (native for every preset, see the README).
+    """
+    if request.score_size == "native":
+        return None
+    if request.score_size is not None:
+        return tuple(request.score_size)
+    return davis_protocol(request.preset.name).score_size
+
+
+# What input_size() does per preset, for the start-of-run summary.
+INPUT_SIZE_RULES = {
+    "cropmae": "480x880 (880x480 for portrait frames), floored to whole cells of the stride",
+    "crw": "native resolution (floored to the stride unless the backbone pads, as CRW's "
+           "ResNet)",
+    "dino": "short side 480, long side floored to a multiple of 64 (whole cells)",
+}
+
+
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size is not None:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return INPUT_SIZE_RULES.get(preset_name, INPUT_SIZE_RULES["cropmae"])
 
 
 def label_values(ids: np.ndarray) -> np.ndarray:
@@ -76,8 +98,11 @@ def predict_sequence(
 ) -> int:
     """Propagate frame 0's objects through one sequence and write indexed PNGs.
 
+    Predictions are written at :func:`score_size` (the native size by default). Frame 0 is its
+    decoded grid labels or its annotation, as the preset's ``first_frame_output`` says.
+
     Args:
-        extractor: Feature extractor with ``stride``.
+        extractor: Feature extractor with a ``stride`` (or ``patch_size``).
         sequence: The sequence to predict.
         request: Resolved evaluation request (preset, engine settings).
         size: Backbone input (height, width) for this sequence.
@@ -91,29 +116,26 @@ def predict_sequence(
     values = label_values(ids)  # channel c <-> object id values[c]
     channels = torch.from_numpy(np.searchsorted(values, ids))
     preset = request.preset
+    stride = feature_stride(extractor)
+    grid = feature_grid(size, stride, pads_input(extractor))
     soft_maps = propagate_video(
-        extractor,
-        read_frames(sequence.frames, sequence.size),
-        channels,
-        len(values),
-        preset,
-        size,
-        extractor.stride,
-        request.settings,
-        sequence.frames,
-        sequence.name,
+        extractor, read_frames(sequence.frames, sequence.size), channels, len(values), preset,
+        size, grid, request.settings, sequence.frames, sequence.name,
     )
+    out_size = score_size(request) or sequence.size
     names = sequence.frame_names()
     bar = tqdm(
         total=len(names), desc=sequence.name, unit="frame", leave=False,
         disable=not request.settings.progress,
     )
-    for name, soft in zip(names, soft_maps):
-        index = decode_labels(
-            soft.cpu(), size, sequence.size, minmax=preset.minmax_output,
-            exact_nearest=preset.label_downsample == "nearest",
-        )
-        write_indexed_png(out_dir / f"{name}.png", values[index.numpy()], palette)
+    for index, (name, soft) in enumerate(zip(names, soft_maps)):
+        if index == 0 and preset.first_frame_output == "ground-truth":
+            written = resize_ground_truth(first, out_size)
+        else:
+            channel = decode_labels(soft.cpu(), size, out_size, minmax=preset.minmax_output,
+                                    nearest=preset.nearest)
+            written = values[channel.numpy()]
+        write_indexed_png(out_dir / f"{name}.png", written, palette)
         bar.update()
     bar.close()
     return len(names)
@@ -126,40 +148,47 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     palette of the ground truth), ``global_results-val.csv``, ``per-sequence_results-val.csv``.
 
     Returns:
-        ``{"global", "per_object", "per_sequence_frames", "timing", "table"}``.
+        ``{"global", "per_object", "sequences", "input_sizes", "skipped_finished",
+        "recomputed", "timing", "outputs"}``; ``timing`` sums the prediction time of every
+        sequence, also of those a resumed run reused (``timing.this_run``: this run only).
     """
-    from vprop.benchmarks.davis.csv_report import format_table, write_csv_reports
-    from vprop.benchmarks.davis.scoring import score_davis
+    from vprop.benchmarks.davis.csv_report import write_csv_reports
 
     sequences = load_sequences(request.data_root, request.sequences)
     results_dir = request.out_dir / "results"
-    frames, skipped, start = 0, [], time.perf_counter()
     progress = request.settings.progress
+    resume = ResumeLog(request.overwrite)
+    sizes = {}
+    stride, pads, scored_at = feature_stride(extractor), pads_input(extractor), score_size(request)
     for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
-        size = input_size(request.preset, sequence.size, extractor.stride, request.size)
+        size = input_size(request.preset, sequence.size, stride, request.size, pads)
+        sizes[sequence.name] = list(size)
         signature = run_signature(extractor, request.preset, size, request.settings,
+                                  score_size=scored_at,
                                   data_root=str(Path(request.data_root).resolve()))
         marker = done_marker(request.out_dir, sequence.name)
         check_inside(results_dir / sequence.name, request.out_dir)
         outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
-        if not request.overwrite and is_finished(marker, signature, outputs):
-            skipped.append(sequence.name)
+        if resume.check_marker(sequence.name, marker, signature, outputs):
             continue
         marker.unlink(missing_ok=True)
-        frames += predict_sequence(extractor, sequence, request, size,
-                                   results_dir / sequence.name)
-        mark_finished(marker, signature, outputs)
-    elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        frames = predict_sequence(extractor, sequence, request, size,
+                                  results_dir / sequence.name)
+        record = resume.finished(sequence.name, frames, time.perf_counter() - start)
+        mark_finished(marker, signature, outputs, **record)
     names = [sequence.name for sequence in sequences]
-    scores = score_davis(request.data_root, results_dir, sequences=names, progress=False)
-    write_csv_reports(scores, request.out_dir)
+    scores = score_davis(request.data_root, results_dir, sequences=names, progress=False,
+                         score_size=scored_at)
+    csv_paths = write_csv_reports(scores, request.out_dir)
     return {
         "global": scores["global"],
         "per_object": scores["per_object"],
         "sequences": names,
         "excluded": scores["excluded"],
         "warnings": scores["warnings"],
-        "skipped_finished": skipped,
-        "timing": timing(frames, elapsed),
-        "table": format_table(scores),
+        "score_size": list(scored_at) if scored_at else "native",
+        "input_sizes": sizes,
+        **resume.summary(),
+        "outputs": {"predictions": str(results_dir), "csv": [str(p) for p in csv_paths]},
     }

@@ -69,7 +69,7 @@ def write_keypoints(
 
 
 def read_keypoints(
-    path: Path, frame_names: list[str], num_joints: int, signature: dict[str, Any]
+    path: Path, frame_names: list[str], num_joints: int, signature: dict[str, Any] | None
 ) -> ClipKeypoints | None:
     """Read a finished clip's predictions back, if they match the current run.
 
@@ -78,6 +78,7 @@ def read_keypoints(
         frame_names: Expected frame stems.
         num_joints: Expected J.
         signature: What produced them (preset, input size, backbone); must be equal.
+            ``None`` accepts any (scoring an existing folder).
 
     Returns:
         The predictions, or ``None`` when the file is absent, unreadable, stale (other
@@ -87,7 +88,8 @@ def read_keypoints(
         return None
     try:
         payload = json.loads(path.read_text())
-        if payload.get("signature") != json.loads(json.dumps(signature, default=str)):
+        expected = None if signature is None else json.loads(json.dumps(signature, default=str))
+        if expected is not None and payload.get("signature") != expected:
             return None
         frames = payload["frames"]
         if [frame["frame"] for frame in frames] != list(frame_names):

@@ -40,13 +40,15 @@ from vprop.benchmarks.jhmdb.predictions import (
 )
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
-from vprop.benchmarks.tasks import EvalRequest, run_signature, timing
+from vprop.benchmarks.protocols import JHMDB_INPUT, jhmdb_decode_topk
+from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
+from vprop.benchmarks.tables import write_csv
+from vprop.benchmarks.tasks import EvalRequest, ResumeLog, read_record, run_signature
+from vprop.errors import VpropError
 from vprop.propagation import Preset
 from vprop.safety import check_inside
 
-INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
-DECODE_TOPK = {"crw": 3}  # cells averaged per joint; 5 (CropMAE's code) for other presets
+INPUT_SIZE = JHMDB_INPUT.size  # (height, width): CRW/CropMAE resize, aspect ratio not kept
 HEADLINE = (0.1, 0.2)
 
 
@@ -60,9 +62,25 @@ def make_sample(dest: Path) -> Path:
     return make_jhmdb_sample(Path(dest))
 
 
-def decode_topk(preset: Preset) -> int:
-    """Cells averaged per joint when decoding: 3 for CRW, 5 otherwise (CropMAE)."""
-    return DECODE_TOPK.get(preset.name, 5)
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, floored to whole cells of the stride"
+
+
+def decode_topk(preset: Preset, override: int | None = None) -> int:
+    """Cells averaged per joint when decoding.
+
+    ``override`` (``--decode-topk``) if given, else the preset's protocol (3 for CRW, 5
+    otherwise, CropMAE).
+
+    Raises:
+        VpropError: ``override`` is below 1.
+    """
+    if override is not None and override < 1:
+        raise VpropError(f"--decode-topk must be >= 1, got {override}")
+    return override if override is not None else jhmdb_decode_topk(preset.name)
 
 
 def predict_clip(
@@ -71,29 +89,30 @@ def predict_clip(
     preset: Preset,
     input_size: tuple[int, int],
     settings: EngineSettings,
+    topk: int,
 ) -> ClipKeypoints:
     """Propagate frame 0's joints through a clip and decode keypoints of every frame.
 
     Args:
-        extractor: Feature extractor with ``stride``.
+        extractor: Feature extractor with a ``stride`` (or ``patch_size``).
         clip: The clip.
         preset: Propagation preset.
         input_size: Backbone input (height, width).
         settings: Engine settings.
+        topk: Cells averaged per joint when decoding.
 
     Returns:
         (T, J, 2) pixel keypoints and (T, J) visibility; frame 0 is the decode of its
         ground-truth maps.
     """
-    patch = int(extractor.stride)
-    grid = (input_size[0] // patch, input_size[1] // patch)
+    patch = feature_stride(extractor)
+    grid = feature_grid(input_size, patch, pads_input(extractor))
     first = joint_label_maps(pixels_to_grid(clip.joints[0], clip.size, input_size, patch), grid)
-    topk = decode_topk(preset)
     frames = read_frames(clip.frames, clip.size)
     xys, visibles = [], []
     soft_maps = propagate_grid_labels(extractor, frames, first, preset, input_size, settings,
                                       clip.frames, clip.name)
-    for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, leave=False,
+    for soft in tqdm(soft_maps, total=len(clip.frames), desc=clip.name, unit="frame", leave=False,
                      disable=not settings.progress):
         grid_xy, visible = decode_keypoints(soft, topk)  # (J, 2), (J,)
         pixels = grid_to_pixels(grid_xy, grid, clip.size)
@@ -121,79 +140,123 @@ def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     }
 
 
-def _table(global_figures: dict[str, float | None], clips: int, frames: int,
-           synthetic: bool) -> str:
-    keys = [pck_key(a) for a in THRESHOLDS]
-    header = f"JHMDB{' (synthetic sample)' if synthetic else ''}: {clips} clips, {frames} frames"
-    values = [global_figures[key] for key in keys]
-    row = "  ".join(f"{'n/a' if v is None else f'{v:.2f}':>7}" for v in values)
-    return "\n".join([header, "  ".join(f"{key:>7}" for key in keys), row])
+def score(
+    data_root: Path, predictions: Path, sequences: list[str] | None = None,
+    split: Path | None = None, out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score a folder of keypoint files (``<predictions>/<class>/<clip>.json``) by PCK.
 
-
-def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
+    The one scoring path of ``vprop eval --task jhmdb`` and ``vprop score --task jhmdb``.
 
     Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
-        request: Resolved evaluation request.
+        data_root: JHMDB root (ground truth).
+        predictions: Folder of keypoint files.
+        sequences: Clips to score (default: the list's).
+        split: Split list file.
+        out_dir: Where ``per-clip_results.csv`` / ``per-joint_results.csv`` go (None: none).
 
     Returns:
-        {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {...}},
-        "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "input_size", "grid", "decode_topk",
-        "outputs", "skipped_finished", "timing", "table"}; NaN figures (nothing scored) are
-        ``None``; ``timing`` covers prediction and scoring of this run.
+        {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {"frames",
+        "scored_joints", PCK...}}, "per_joint": {joint: {"PCK@0.1", "PCK@0.2"}}, "csv"};
+        NaN figures (nothing scored) are ``None``.
 
     Raises:
-        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
+        VpropError: Bad dataset or list, or a clip's prediction file missing or not covering
+            its frames (naming the file).
     """
-    clips = load_clips(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.stride)
-    input_size = (check_patch_multiple(tuple(request.size), patch) if request.size
-                  else fit_to_stride(INPUT_SIZE, patch))
-    grid = (input_size[0] // patch, input_size[1] // patch)
-    signature = run_signature(extractor, request.preset, input_size, request.settings,
-                              data_root=str(Path(request.data_root).resolve()),
-                              decode_topk=decode_topk(request.preset))
+    clips = load_clips(Path(data_root), sequences, split)
     per_clip: dict[str, Any] = {}
     distances = []
-    skipped, predicted_frames, start = [], 0, time.perf_counter()
-    for clip in tqdm(clips, desc="jhmdb", disable=not request.settings.progress):
-        path = check_inside(prediction_path(request.out_dir, clip.name), request.out_dir)
+    for clip in clips:
+        path = Path(predictions) / f"{clip.name}.json"
         names = clip.frame_names()
-        keypoints = None
-        if not request.overwrite:
-            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
-        resumed = keypoints is not None
-        if resumed:
-            skipped.append(clip.name)
-        else:
-            keypoints = predict_clip(extractor, clip, request.preset, input_size,
-                                     request.settings)
-            predicted_frames += len(names)
-            meta = {"frame_size": list(clip.size), "input_size": list(input_size),
-                    "grid": list(grid), "signature": signature}
-            write_keypoints(path, clip.name, names, keypoints, meta)
+        keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
+        if keypoints is None:
+            raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
+                             f"of {clip.joints.shape[1]} joints)", path)
         clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
         distances.append(clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),
             "scored_joints": int((~np.isnan(clip_distances)).sum()),
             **_clean(pck_summary(clip_distances)),
-            "resumed": resumed,
         }
-    elapsed = time.perf_counter() - start
     pooled = np.concatenate(distances)  # (sum T, J)
-    global_figures = _clean(pck_summary(pooled))
-    total_frames = sum(item["frames"] for item in per_clip.values())
+    per_joint = _per_joint(pooled)
+    csv_paths = [] if out_dir is None else _write_csvs(Path(out_dir), per_clip, per_joint)
+    return {"global": _clean(pck_summary(pooled)), "per_clip": per_clip,
+            "per_joint": per_joint, "csv": [str(path) for path in csv_paths]}
+
+
+def _write_csvs(out_dir: Path, per_clip: dict[str, Any], per_joint: dict[str, Any]
+                ) -> list[Path]:
+    keys = [pck_key(a) for a in THRESHOLDS]
+    return [
+        write_csv(out_dir / "per-clip_results.csv", ("clip", "frames", "scored_joints", *keys),
+                  [[name, v["frames"], v["scored_joints"], *(v.get(k) for k in keys)]
+                   for name, v in per_clip.items()]),
+        write_csv(out_dir / "per-joint_results.csv",
+                  ("joint", *(pck_key(a) for a in HEADLINE)),
+                  [[name, *values.values()] for name, values in per_joint.items()]),
+    ]
+
+
+def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
+    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
+        request: Resolved evaluation request.
+
+    Returns:
+        :func:`score`'s result with ``"resumed"`` per clip, and "sequences", "input_size",
+        "grid", "decode_topk", "outputs", "skipped_finished", "recomputed", "timing";
+        ``timing`` sums every clip's prediction time, reused clips included
+        (``timing.this_run``: this run only).
+
+    Raises:
+        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
+    """
+    clips = load_clips(Path(request.data_root), request.sequences, request.split)
+    stride = feature_stride(extractor)
+    input_size = (check_patch_multiple(tuple(request.size), stride) if request.size
+                  else JHMDB_INPUT.resolve(INPUT_SIZE, stride, pads=False))  # floored to cells
+    grid = feature_grid(input_size, stride, pads_input(extractor))
+    topk = decode_topk(request.preset, request.decode_topk)
+    signature = run_signature(extractor, request.preset, input_size, request.settings,
+                              data_root=str(Path(request.data_root).resolve()),
+                              decode_topk=topk)
+    resume = ResumeLog(request.overwrite)
+    resumed: dict[str, bool] = {}
+    for clip in tqdm(clips, desc="JHMDB", unit="clip", disable=not request.settings.progress):
+        path = check_inside(prediction_path(request.out_dir, clip.name), request.out_dir)
+        names = clip.frame_names()
+        record = read_record(path)
+        keypoints = None
+        if record is not None and not request.overwrite:
+            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
+        resumed[clip.name] = resume.reuse(clip.name, record, signature, keypoints is not None)
+        if resumed[clip.name]:
+            continue
+        start = time.perf_counter()
+        keypoints = predict_clip(extractor, clip, request.preset, input_size, request.settings,
+                                 topk)
+        timing_record = resume.finished(clip.name, len(names), time.perf_counter() - start)
+        meta = {"frame_size": list(clip.size), "input_size": list(input_size),
+                "grid": list(grid), "signature": signature, **timing_record}
+        write_keypoints(path, clip.name, names, keypoints, meta)
+    out_dir = Path(request.out_dir)
+    scores = score(Path(request.data_root), out_dir / RESULTS_DIR,
+                   [clip.name for clip in clips], request.split, out_dir)
+    for name, figures in scores["per_clip"].items():
+        figures["resumed"] = resumed[name]
+    csv_paths = scores.pop("csv")
     return {
-        "global": global_figures,
-        "per_clip": per_clip,
-        "per_joint": _per_joint(pooled),
+        **scores,
+        "sequences": list(scores["per_clip"]),
         "input_size": list(input_size),
         "grid": list(grid),
-        "decode_topk": decode_topk(request.preset),
-        "outputs": str(Path(request.out_dir) / RESULTS_DIR),
-        "skipped_finished": skipped,
-        "timing": timing(predicted_frames, elapsed),
-        "table": _table(global_figures, len(clips), total_frames, request.synthetic),
+        "decode_topk": topk,
+        **resume.summary(),
+        "outputs": {"predictions": str(out_dir / RESULTS_DIR), "csv": csv_paths},
     }

@@ -23,14 +23,15 @@ from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
-from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride, long_side_size
+from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
+from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
+from vprop.benchmarks.tables import write_csv
 from vprop.benchmarks.tasks import (
     EvalRequest,
+    ResumeLog,
     done_marker,
-    is_finished,
     mark_finished,
     run_signature,
-    timing,
 )
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
@@ -45,14 +46,13 @@ CLASSES = (
     "pants", "gloves", "scarf", "skirt", "torso-skin", "face", "right-arm", "left-arm",
     "right-leg", "left-leg", "right-shoe", "left-shoe",
 )
-LONG_SIDE = 880
-SIZE_MULTIPLE = 64
 PREDICTIONS_DIR = "results"
+OUTPUT_NEAREST = "pil"  # CropMAE/CRW eval_vip.py resizes predictions with PIL NEAREST
 
 
 def preset_overrides(preset_name: str) -> dict[str, Any]:
-    """VIP changes the cropmae preset's top-k from 7 to 10 (SiamMAE/CropMAE's VIP runs)."""
-    return {"topk": 10} if preset_name == "cropmae" else {}
+    """VIP's preset changes (cropmae: top-10, SiamMAE/CropMAE's VIP runs), from the protocols."""
+    return dict(VIP_PRESET_OVERRIDES.get(preset_name, {}))
 
 
 def make_sample(dest: Path) -> Path:
@@ -60,11 +60,19 @@ def make_sample(dest: Path) -> Path:
     return make_vip_sample(Path(dest))
 
 
+def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
+    """How the backbone input size is chosen, in words."""
+    if user_size is not None:
+        return f"{user_size[0]}x{user_size[1]} (--size)"
+    return (f"long side {VIP_INPUT.side}, short side floored to a multiple of "
+            f"{VIP_INPUT.multiple}, "
+            "then to whole cells of the stride")
+
+
 def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
     """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
-    if size:
-        return check_patch_multiple(tuple(size), patch)
-    return fit_to_stride(long_side_size(video.size, LONG_SIDE, SIZE_MULTIPLE), patch)
+    chosen = tuple(size) if size else VIP_INPUT.resolve(video.size, patch, pads=False)
+    return check_patch_multiple(chosen, patch)
 
 
 def predict_video(
@@ -79,18 +87,20 @@ def predict_video(
     first_ids, palette = read_indexed_png(video.annotations[0])
     channels, classes = first_frame_channels(first_ids)
     frames = read_frames(video.frames, video.size)
+    grid = feature_grid(input_size, feature_stride(extractor), pads_input(extractor))
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
-                                int(extractor.stride), settings, video.frames, video.name)
+                                grid, settings, video.frames, video.name)
     for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
-                            desc=video.name, leave=False, disable=not settings.progress):
+                            desc=video.name, unit="frame", leave=False,
+                            disable=not settings.progress):
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
-                               exact_nearest=True)  # (H, W) channels
+                               nearest=OUTPUT_NEAREST)  # (H, W) channels
         ids = channels_to_ids(argmax, classes)
         write_indexed_png(out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png", ids,
                           palette)
 
 
-def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
+def score_video(predictions: Path, video: VipVideo) -> np.ndarray:
     """Confusion matrix of one video over its annotated frames (first included).
 
     Raises:
@@ -101,9 +111,9 @@ def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
     for label in video.annotations:
         gt, _ = read_indexed_png(label)
         check_class_ids(gt, label)
-        pred_path = out_dir / PREDICTIONS_DIR / video.name / label.name
+        pred_path = predictions / video.name / label.name
         pred = read_indexed_png(pred_path)[0]
-        pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, exact=True).numpy()  # PIL
+        pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, OUTPUT_NEAREST).numpy()
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
         confusion += confusion_matrix(gt, pred)
@@ -114,73 +124,100 @@ def _percent(value: float) -> float | None:
     return None if math.isnan(value) else 100.0 * float(value)
 
 
-def _table(miou: float | None, iou: dict[str, float | None], videos: int, frames: int,
-           synthetic: bool) -> str:
-    header = f"VIP{' (synthetic sample)' if synthetic else ''}: {videos} videos, {frames} frames"
-    lines = [header, f"mIoU {'n/a' if miou is None else f'{miou:.2f}'}"]
-    present = [f"{name} {value:.1f}" for name, value in iou.items() if value is not None]
-    lines.append("IoU: " + ", ".join(present))
-    return "\n".join(lines)
+def score(
+    data_root: Path, predictions: Path, sequences: list[str] | None = None,
+    split: Path | None = None, out_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
+
+    The one scoring path of ``vprop eval --task vip`` and ``vprop score --task vip``: one 20x20
+    confusion matrix over every annotated frame (first included), 255 ignored, predictions
+    PIL-nearest-resized to the annotation size like the reference scorer.
+
+    Args:
+        data_root: VIP root (ground truth).
+        predictions: Folder of per-video prediction folders.
+        sequences: Videos to score (default: the list's).
+        split: List file.
+        out_dir: Where ``per-class_results.csv`` / ``per-video_results.csv`` go (None: none).
+
+    Returns:
+        {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
+        {"scored_frames", "mIoU"}}, "confusion": 20x20 counts (rows = ground truth), "csv"}.
+
+    Raises:
+        VpropError: Bad layout or annotations, or a missing or invalid prediction.
+    """
+    videos = load_videos(Path(data_root), sequences, split)
+    if not Path(predictions).is_dir():
+        raise VpropError("predictions folder not found", predictions)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    per_video: dict[str, Any] = {}
+    for video in videos:
+        video_confusion = score_video(Path(predictions), video)
+        confusion += video_confusion
+        per_video[video.name] = {"scored_frames": len(video.annotations),
+                                 "mIoU": _percent(mean_iou(video_confusion))}
+    per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
+    csv_paths = [] if out_dir is None else [
+        write_csv(Path(out_dir) / "per-class_results.csv", ("class", "IoU"),
+                  list(per_class.items())),
+        write_csv(Path(out_dir) / "per-video_results.csv", ("video", "scored_frames", "mIoU"),
+                  [[name, v["scored_frames"], v["mIoU"]] for name, v in per_video.items()]),
+    ]
+    return {"global": {"mIoU": _percent(mean_iou(confusion))}, "per_class": per_class,
+            "per_video": per_video, "confusion": confusion.tolist(),
+            "csv": [str(path) for path in csv_paths]}
 
 
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write class-id PNGs, and score mIoU over the requested videos.
+    """Propagate, write class-id PNGs, and score mIoU over the requested videos (:func:`score`).
 
     Args:
-        extractor: (B, 3, H, W) -> (B, D, H/p, W/p) feature extractor with ``stride``.
+        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
         request: Resolved evaluation request.
 
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
         "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
-        "confusion": 20x20 pixel counts (rows = ground truth), "outputs", "skipped_finished",
-        "timing", "table"}. Figures are percentages.
+        "confusion": 20x20 pixel counts (rows = ground truth), "sequences", "input_sizes",
+        "outputs", "skipped_finished", "recomputed", "timing"}. Figures are percentages.
 
     Raises:
         VpropError: Bad layout, list, frames or annotations (naming the file).
     """
     out_dir = Path(request.out_dir)
     videos = load_videos(Path(request.data_root), request.sequences, request.split)
-    patch = int(extractor.stride)
-    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    stride = feature_stride(extractor)
     per_video: dict[str, Any] = {}
-    skipped, predicted_frames, start = [], 0, time.perf_counter()
-    for video in tqdm(videos, desc="vip", disable=not request.settings.progress):
-        input_size = input_size_for(video, request.size, patch)
+    resume = ResumeLog(request.overwrite)
+    for video in tqdm(videos, desc="VIP", unit="video", disable=not request.settings.progress):
+        input_size = input_size_for(video, request.size, stride)
         signature = run_signature(extractor, request.preset, input_size, request.settings,
                                   data_root=str(Path(request.data_root).resolve()))
         marker = done_marker(out_dir, video.name)
         check_inside(out_dir / PREDICTIONS_DIR / video.name, out_dir)
         outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
                    for frame in video.frames]
-        resumed = not request.overwrite and is_finished(marker, signature, outputs)
-        if resumed:
-            skipped.append(video.name)
-        else:
+        resumed = resume.check_marker(video.name, marker, signature, outputs)
+        if not resumed:
+            start = time.perf_counter()
             predict_video(extractor, video, request.preset, input_size, request.settings,
                           out_dir)
-            predicted_frames += len(video.frames)
-            mark_finished(marker, signature, outputs)
-        video_confusion = score_video(out_dir, video)
-        confusion += video_confusion
-        per_video[video.name] = {
-            "frames": len(video.frames),
-            "scored_frames": len(video.annotations),
-            "mIoU": _percent(mean_iou(video_confusion)),
-            "input_size": list(input_size),
-            "resumed": resumed,
-        }
-    elapsed = time.perf_counter() - start
-    miou = _percent(mean_iou(confusion))
-    per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
-    frames = sum(item["scored_frames"] for item in per_video.values())
+            record = resume.finished(video.name, len(video.frames), time.perf_counter() - start)
+            mark_finished(marker, signature, outputs, **record)
+        per_video[video.name] = {"frames": len(video.frames), "input_size": list(input_size),
+                                 "resumed": resumed}
+    scores = score(Path(request.data_root), out_dir / PREDICTIONS_DIR,
+                   [video.name for video in videos], request.split, out_dir)
+    for name, figures in scores["per_video"].items():
+        per_video[name] = {**per_video[name], **figures}
+    csv_paths = scores.pop("csv")
     return {
-        "global": {"mIoU": miou},
-        "per_class": per_class,
+        **scores,
         "per_video": per_video,
-        "confusion": confusion.tolist(),
-        "outputs": str(out_dir / PREDICTIONS_DIR),
-        "skipped_finished": skipped,
-        "timing": timing(predicted_frames, elapsed),
-        "table": _table(miou, per_class, len(videos), frames, request.synthetic),
+        "sequences": list(per_video),
+        "input_sizes": {name: v["input_size"] for name, v in per_video.items()},
+        **resume.summary(),
+        "outputs": {"predictions": str(out_dir / PREDICTIONS_DIR), "csv": csv_paths},
     }

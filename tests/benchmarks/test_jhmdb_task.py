@@ -94,13 +94,20 @@ def test_rerun_reuses_finished_clips_unless_config_changes(tmp_path):
     first = task.run(extractor, _request(tmp_path / "data", tmp_path / "out"))
     assert first["skipped_finished"] == [] and first["timing"]["frames_predicted"] == 3
     again = task.run(extractor, _request(tmp_path / "data", tmp_path / "out"))
-    assert again["skipped_finished"] == [CLIP] and again["timing"]["frames_predicted"] == 0
+    assert again["skipped_finished"] == [CLIP] and again["timing"]["this_run"][
+        "frames_predicted"] == 0
+    # A resumed run keeps the timing of the reused clip (not ~0 s).
+    assert again["timing"]["frames_predicted"] == 3
+    assert again["timing"]["seconds"] == first["timing"]["seconds"] > 0
     assert again["global"] == first["global"]
     forced = task.run(extractor, _request(tmp_path / "data", tmp_path / "out", overwrite=True))
-    assert forced["skipped_finished"] == []
+    assert forced["skipped_finished"] == [] and forced["recomputed"] == {CLIP: "--overwrite"}
     other = get_preset("cropmae").override(topk=3)
     changed = task.run(extractor, _request(tmp_path / "data", tmp_path / "out", preset=other))
     assert changed["skipped_finished"] == []
+    assert changed["recomputed"] == {CLIP: "other settings: preset.topk 7 -> 3"}
+    assert (tmp_path / "out" / "per-clip_results.csv").read_text().startswith(
+        "clip,frames,scored_joints,PCK@0.1,PCK@0.2")
 
 
 def test_invisible_prediction_is_written_as_minus_one(tmp_path):

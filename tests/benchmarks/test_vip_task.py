@@ -126,3 +126,27 @@ def test_preset_overrides_and_input_sizes():
     assert task.input_size_for(landscape, (64, 96), 16) == (64, 96)
     with pytest.raises(VpropError, match="multiple of the patch"):
         task.input_size_for(landscape, (100, 100), 16)
+
+
+def test_score_reads_crw_cropmae_style_outputs(tmp_path):
+    """CRW/CropMAE write greyscale class-id PNGs at the input size beside `_blend.jpg` files;
+    `score` resizes them to the annotation size (PIL NEAREST) like their eval_vip.py."""
+    from vprop.benchmarks.vip.synthetic import make_vip_sample
+
+    root = make_vip_sample(tmp_path / "data")
+    predictions = tmp_path / "crw-output"
+    for labels in sorted((root / "Annotations" / "Category_ids").iterdir()):
+        for path in sorted(labels.glob("*.png")):
+            gt = np.asarray(Image.open(path))
+            ids = np.where(gt == 255, 0, gt).astype(np.uint8)
+            doubled = ids.repeat(2, axis=0).repeat(2, axis=1)  # "input size" = 2x the GT
+            target = predictions / labels.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(doubled, mode="L").save(target)
+            Image.fromarray(doubled, mode="L").convert("RGB").save(
+                target.with_name(f"{path.stem}_blend.jpg"))
+    result = task.score(root, predictions)
+    # PIL NEAREST halving reads pixel 2x + 1, a copy of x: predictions equal the ground truth
+    assert result["global"]["mIoU"] == pytest.approx(100.0)
+    present = [name for name, value in result["per_class"].items() if value is not None]
+    assert present and all(result["per_class"][name] == pytest.approx(100.0) for name in present)

@@ -127,6 +127,19 @@ def test_resnet18_res4_at_stride_8(tmp_path, writers, fmt, padding):
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_resnet_keeps_partial_border_cells_like_videowalk(tmp_path, writers):
+    """CRW evaluates at the native 480x854: a 60x107 grid (ceil), the last column partial."""
+    state = {k: v.detach().clone() for k, v in _randomised_resnet18().state_dict().items()}
+    path = tmp_path / "crw.pth"
+    torch.save(writers["crw"](state), path)
+    extractor = load_backbone("resnet18", path)
+    x = torch.randn(1, 3, 40, 854 // 4)  # 40x213: 5 x 27 cells, the last one partial
+    out = extractor(x)
+    assert out.shape[-2:] == (5, 27) and extractor.pads_input
+    torch.testing.assert_close(out, _videowalk_resnet18(state, "reflect")(x), atol=1e-5,
+                               rtol=1e-5)
+
+
 def test_resnet_checkpoint_without_arch_is_recognised(tmp_path, writers):
     state = _randomised_resnet18().state_dict()
     path = tmp_path / "pretrained.pth"

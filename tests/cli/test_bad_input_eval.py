@@ -167,6 +167,15 @@ def test_bad_numbers_name_their_option(world, option, value):
     refused(guard, option, *_eval(world, option, value))
 
 
+@pytest.mark.parametrize("assignment, field", [
+    ("temperature=nan", "temperature"), ("radius=inf", "radius"), ("std=nan,0.2,0.2", "std"),
+    ("temperature=0", "temperature"),
+])
+def test_bad_preset_set_numbers_are_refused(world, assignment, field):
+    guard = Guard(world["davis"], world["done"])
+    refused(guard, ["--preset-set", field], *_eval(world, "--preset-set", assignment))
+
+
 def test_nan_weights_stop_naming_sequence_and_frame(world, tmp_path):
     model = create_vit("vit_test_patch16")
     state = model.state_dict()

@@ -101,8 +101,13 @@ def test_prediction_of_the_wrong_size_is_named(world, tmp_path):
                                                          out=tmp_path / "o"))
 
 
-def test_unsupported_task(world):
-    refused(_guard(world), ["--task", "jhmdb"], *_score(world, "--task", "jhmdb"))
+def test_unknown_task(world):
+    refused(_guard(world), ["--task", "kinetics"], *_score(world, "--task", "kinetics"))
+
+
+def test_jhmdb_task_on_a_davis_root_names_the_root(world):
+    refused(_guard(world), [str(world["davis"]), "no clip list"],
+            *_score(world, "--task", "jhmdb"))
 
 
 def test_out_is_a_file(world, tmp_path):

@@ -173,6 +173,7 @@ def test_unknown_checkpoint_format_is_one_line_error(tmp_path):
     line = _error_line(_eval("--ckpt", str(ckpt), "--out", str(tmp_path / "run"),
                              "--size", "160x288"))
     assert "weird.pth" in line
+    assert not (tmp_path / "run").exists()  # failed before doing work: no --out folder
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
@@ -181,3 +182,86 @@ def test_cuda_device_without_cuda_is_one_line_error(tmp_path):
         "eval", "--arch", "vit_test_patch16", "--no-progress", "--device", "cuda",
         "--out", str(tmp_path / "run")]))
     assert "CUDA is not available" in line
+
+
+def test_start_and_end_summaries_print_what_results_json_holds(davis_train_only, tmp_path):
+    import hashlib
+
+    import torch
+
+    from vprop.checkpoints import create_vit
+
+    from .summary_parsing import read_table_csv, summary
+
+    torch.manual_seed(1)
+    ckpt = tmp_path / "tiny_mae.pth"
+    torch.save({"model": create_vit("vit_test_patch16").state_dict()}, ckpt)
+    digest = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    out = tmp_path / "run"
+    args = ["--data-root", str(davis_train_only), "--ckpt", str(ckpt), "--out", str(out),
+            "--size", "160x288"]
+    result = _eval(*args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((out / "results.json").read_text())
+    config, preset = payload["config"], payload["config"]["preset"]
+
+    start = summary(result.stderr, "vprop eval: davis")
+    assert start["data"] == config["data_root"] == str(davis_train_only)
+    assert start["preset"].startswith(f"{preset['name']}: temperature {preset['temperature']:g},"
+                                      f" top-k {preset['topk']}, radius {preset['radius']:g}")
+    assert start["input size"] == config["size_rule"] == "160x288 (--size)"
+    assert start["checkpoint"] == f"tiny_mae.pth (format {payload['backbone']['format']}, " \
+                                  f"sha256 {digest[:12]})"
+    assert payload["backbone"]["sha256"] == digest
+    assert start["device"].startswith(f"{config['device']}, features {config['feature_dtype']}, "
+                                      "autocast off, affinity exact")
+    assert config["device"] == "cpu" and config["feature_dtype"] == "float32"
+    assert start["output"] == config["out_dir"] == str(out)
+
+    end = summary(result.stderr, "vprop eval: davis finished")
+    figures = payload["global"]
+    assert end["results"].startswith(f"J&F-Mean {100 * figures['J&F-Mean']:.1f}  "
+                                     f"J-Mean {100 * figures['J-Mean']:.1f}  ")
+    assert f"F-Mean {100 * figures['F-Mean']:.1f}" in end["results"]
+    assert end["input size"] == "160x288" and config["size"] == [160, 288]
+    assert end["reused"] == "0 finished earlier with the same settings"
+    assert end["this run"].startswith("4 frames predicted")
+    assert payload["timing"]["this_run"]["frames_predicted"] == 4
+    assert end["predictions"] == str(out / "results")
+    assert str(out / "results_table.tex") in end["written"]
+    # The printed table (stdout) is results_table.md; the CSV holds the same percentages.
+    assert (out / "results_table.md").read_text() in result.stdout
+    meta, rows = read_table_csv(out / "results_table.csv")
+    assert meta["sequences"] == "1 (train)" and rows[0]["sha256"] == digest[:12]
+    assert float(rows[0]["J&F-Mean"]) == pytest.approx(100 * figures["J&F-Mean"], abs=1e-9)
+
+    # Resumed: announced, recorded, and the timing of the reused sequence is kept.
+    again = _eval(*args, "--format", "csv")
+    assert again.exit_code == 0, again.output
+    assert "train: finished earlier with the same settings, reused" in again.stderr
+    second = json.loads((out / "results.json").read_text())
+    assert second["skipped_finished"] == ["train"] and second["recomputed"] == {}
+    assert second["timing"]["seconds"] == payload["timing"]["seconds"] > 0
+    assert second["timing"]["frames_predicted"] == 4
+    assert second["timing"]["this_run"]["frames_predicted"] == 0
+    assert summary(again.stderr, "vprop eval: davis finished")["reused"] == (
+        "1 finished earlier with the same settings: train")
+    assert again.stdout.startswith("# DAVIS-2017")  # --format csv
+
+    # Other settings into the same folder: said so, with what changed.
+    changed = _eval(*args, "--topk", "5")
+    assert changed.exit_code == 0, changed.output
+    assert "train: recomputed (other settings: preset.topk 7 -> 5)" in changed.stderr
+    third = json.loads((out / "results.json").read_text())
+    assert third["recomputed"] == {"train": "other settings: preset.topk 7 -> 5"}
+    assert third["config"]["preset"]["topk"] == 5
+
+
+def test_davis_results_json_records_the_resolved_input_size(davis_train_only, tmp_path):
+    out = tmp_path / "run"
+    result = _eval("--data-root", str(davis_train_only), "--out", str(out), "--preset", "crw")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "results.json").read_text())["config"]
+    # crw: native 480x854 floored to the patch (16): 480x848.
+    assert config["size"] == [480, 848] and config["size_requested"] is None
+    assert config["size_rule"] == "native resolution floored to the stride"

@@ -47,6 +47,48 @@ def test_jhmdb_real_clip(shared_data, tmp_path):
     assert np.all(np.abs(pred0[:, 0] - gt0[:, 0]) <= 8.0 + 1e-6)
     assert np.all(np.abs(pred0[:, 1] - gt0[:, 1]) <= 6.0 + 1e-6)
     assert "PCK@0.1" in result.output
+    # The resolved input size is in the config; the table and per-clip CSV are written.
+    assert payload["config"]["size"] == [320, 320]
+    assert payload["config"]["size_rule"] == "320x320, floored to whole cells of the stride"
+    per_clip = (out / "per-clip_results.csv").read_text().splitlines()
+    assert per_clip[0].startswith("clip,frames,scored_joints,PCK@0.1") and len(per_clip) == 2
+    assert float(per_clip[1].split(",")[3]) == payload["global"]["PCK@0.1"]  # one clip
+    assert f"| {payload['global']['PCK@0.1']:.1f} | {payload['global']['PCK@0.2']:.1f} |" \
+        in result.stdout  # percent, one decimal
+    assert "JHMDB" in (out / "results_table.tex").read_text()
+    assert payload["decode_topk"] == 5  # CropMAE's decode for the cropmae preset
+    _check_score_equals_eval("jhmdb", root, out, "per_clip", "--split",
+                             str(root / "val_list.txt"))
+
+    # --decode-topk reaches the decode, is recorded, and invalidates the finished clip
+    result = _eval("jhmdb", "--data-root", str(root), "--split", str(root / "val_list.txt"),
+                   "--out", str(out), "--decode-topk", "3")
+    assert result.exit_code == 0, result.output
+    again = json.loads((out / "results.json").read_text())
+    assert again["decode_topk"] == 3 and again["config"]["decode_topk"] == 3
+    assert again["skipped_finished"] == []
+    assert json.loads((out / "results" / f"{REAL_CLIP}.json").read_text())["signature"][
+        "decode_topk"] == 3
+    _check_score_equals_eval("jhmdb", root, out, "per_clip", "--split",
+                             str(root / "val_list.txt"))
+    refused = _eval("davis", "--decode-topk", "3", "--out", str(tmp_path / "refused"))
+    assert refused.exit_code == 2
+    assert refused.stderr.strip() == "error: --decode-topk: only used by --task jhmdb"
+
+
+def _check_score_equals_eval(task: str, root: Path, out: Path, per_item: str, *extra: str):
+    """`vprop score` on an eval's run folder gives the figures of its results.json."""
+    payload = json.loads((out / "results.json").read_text())
+    result = CliRunner().invoke(main, ["score", "--task", task, "--data-root", str(root),
+                                       "--results", str(out), "--out", str(out / "rescored"),
+                                       *extra])
+    assert result.exit_code == 0, result.output
+    scores = json.loads((out / "rescored" / "scores.json").read_text())
+    assert scores["global"] == payload["global"]
+    for name, figures in scores[per_item].items():
+        assert figures.items() <= payload[per_item][name].items()
+    for key in ("per_class", "per_joint", "confusion"):
+        assert scores.get(key) == payload.get(key)
 
 
 def test_vip_synthetic_fixture(tmp_path):
@@ -59,6 +101,12 @@ def test_vip_synthetic_fixture(tmp_path):
     assert 0.0 <= payload["global"]["mIoU"] <= 100.0
     assert payload["per_class"]["hat"] is None  # absent from the fixture
     assert payload["per_video"]["videos1"]["input_size"] == [448, 880]
+    assert payload["config"]["size"] == [448, 880]
+    per_class = (out / "per-class_results.csv").read_text().splitlines()
+    assert per_class[0] == "class,IoU" and len(per_class) == 21
+    assert per_class[2] == "hat,"  # absent class: empty cell, not 0
+    assert (out / "per-video_results.csv").read_text().count("videos") == 2
+    assert f"| {payload['global']['mIoU']:.1f} |" in result.stdout
     for video in ("videos1", "videos2"):
         first = np.asarray(Image.open(root / "Annotations/Category_ids" / video /
                                       "000000000001.png"))
@@ -73,6 +121,7 @@ def test_vip_synthetic_fixture(tmp_path):
         pred0 = np.asarray(Image.open(written[0]))
         counted = first != 255
         assert (pred0[counted] == first[counted]).mean() > 0.9
+    _check_score_equals_eval("vip", root, out, "per_video")
 
 
 def test_embedded_default_is_synthetic_for_both_tasks(tmp_path):

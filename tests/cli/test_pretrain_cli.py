@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vprop.cli.main import main
+from vprop.cropmae.recon_viz import LABEL_WIDTH
 
 TINY = ["--arch", "vit_test_patch16", "--img-size", "32", "--workers", "0", "--no-progress",
         "--decoder-dim", "32", "--decoder-ffn-dim", "64", "--decoder-depth", "1",
@@ -72,7 +73,7 @@ def test_viz_recon_writes_the_four_row_panel(tmp_path, shared_data):
                                  "--data", str(shared_data / "images-mini"), "--out", str(png),
                                  "--count", "5"])
     assert drawn.exit_code == 0, drawn.output
-    assert Image.open(png).size == (5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
+    assert Image.open(png).size == (LABEL_WIDTH + 5 * 32 + 4 * 4, 4 * 32 + 3 * 4)
 
 
 def test_pretrained_checkpoint_evaluates_with_vprop_eval(tmp_path, shared_data,
@@ -115,3 +116,57 @@ def test_bad_flags_are_one_line_errors(shared_data, tmp_path, flags, message):
     assert "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0]
+
+
+def _sig3(value: float) -> float:
+    return float(f"{value:.3g}")
+
+
+def test_start_and_end_summaries_print_what_config_json_holds(tmp_path, shared_data):
+    from .summary_parsing import summary
+
+    out = tmp_path / "out"
+    stop = TINY.index("--stop-after-steps")
+    args = TINY[:stop] + TINY[stop + 2:]
+    result = CliRunner().invoke(main, ["pretrain", "--data", str(shared_data / "images-mini"),
+                                       "--output-dir", str(out), "--subset", "8", "--epochs",
+                                       "1", "--log-every", "2", *args])
+    assert result.exit_code == 0, result.output
+    config = json.load(open(out / "config.json"))
+    derived = config["derived"]
+    start = summary(result.stderr, "vprop pretrain")
+    assert start["data"] == f"{config['data']} ({derived['num_items']} images)"
+    assert derived["num_items"] == 8 and derived["steps_per_epoch"] == 4
+    assert start["schedule"] == (f"1 epoch x {derived['steps_per_epoch']} steps per epoch = "
+                                 f"{derived['total_steps']} steps")
+    assert start["batch"].startswith(f"{derived['global_batch']} global (2 per process x 1 "
+                                     "accumulation x 1 process)")
+    assert _sig3(float(start["lr"].split()[0])) == _sig3(derived["lr"])
+    assert start["device"].startswith(f"{derived['device']}, precision {derived['precision']}")
+    assert start["method"].startswith(f"cropmae, vit_test_patch16, 32px, mask ratio "
+                                      f"{config['mask_ratio']:g}")
+    assert start["output"] == config["output_dir"] == str(out)
+    # One progress line per --log-every steps (no bar): loss, lr and img/s as log.jsonl.
+    logged = [json.loads(line) for line in open(out / "log.jsonl")]
+    assert [entry["step"] for entry in logged] == [2, 4]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("step ")]
+    assert len(lines) == 2
+    for line, entry in zip(lines, logged):
+        words = line.split()
+        assert words[1] == f"{entry['step']}/4"
+        assert float(words[words.index("loss") + 1]) == _sig3(entry["loss"])
+        assert float(words[words.index("lr") + 1]) == _sig3(entry["lr"])
+        assert float(words[words.index("img/s") + 1]) == _sig3(entry["images_per_s"])
+        assert words[words.index("ETA") + 1].count(":") == 2
+    end = summary(result.stderr, "vprop pretrain finished")
+    assert end["steps"] == "4/4 (epoch 1), 4 steps in this run"
+    assert end["loss"] == f"{logged[-1]['loss']:.3g} (last logged, step 4)"
+    assert end["checkpoint"] == str(out / "checkpoint-last.pth")
+    assert torch.load(out / "checkpoint-last.pth", weights_only=True)["step"] == 4
+    assert str(out / "checkpoint-0001.pth") in end["written"]
+    assert "vprop pretrain finished" in (out / "train.log").read_text()
+
+
+def test_default_output_is_under_runs():
+    result = CliRunner().invoke(main, ["pretrain", "--help"])
+    assert "runs/pretrain" in result.output

@@ -47,7 +47,33 @@ def test_score_writes_reports_with_official_figures(mini: Path, tmp_path: Path):
     with (tmp_path / "per-sequence_results-val.csv").open(newline="") as handle:
         names = [r["Sequence"] for r in csv.DictReader(handle)]
     assert names == list(official["per_object"])
-    assert "J&F-Mean" in result.stdout and "car-shadow_1" in result.stdout
+    # The printed table holds the official figure in percent, one decimal (0.78292 -> 78.3).
+    assert "J&F-Mean" in result.stdout
+    assert f"| {100 * official['global']['J&F-Mean']:.1f} |" in result.stdout
+    assert "78.3" in result.stdout
+
+
+def test_score_reads_what_a_run_covered(mini: Path, tmp_path: Path):
+    """A folder holding only some imageset sequences is scored on those, announced."""
+    results = tmp_path / "results"
+    shutil.copytree(mini / "results-reference" / "car-shadow", results / "car-shadow")
+    result = _score(mini, results)
+    assert result.exit_code == 0, result.output
+    assert "PARTIAL, 1 of" in result.stderr
+    scores = json.loads((results / "scores.json").read_text())
+    assert list(scores["per_object"]) == ["car-shadow_1"] and scores["sequences"] == ["car-shadow"]
+
+
+def test_score_of_rle_file_writes_beside_it_in_its_own_folder(mini: Path, tmp_path: Path):
+    json_path = tmp_path / "method.json"
+    runner = CliRunner()
+    assert runner.invoke(main, ["convert", str(mini / "results-reference"), str(json_path),
+                                "--to", "rle"]).exit_code == 0
+    result = _score(mini, json_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "method-scores" / "global_results-val.csv").is_file()
+    assert (tmp_path / "method-scores" / "scores.json").is_file()
+    assert not (tmp_path / "global_results-val.csv").exists()
 
 
 def test_score_defaults_out_to_results_and_accepts_sequences(mini: Path, tmp_path: Path):
@@ -66,16 +92,22 @@ def test_missing_frame_exits_2_with_one_line(mini: Path, tmp_path: Path):
     (results / "car-shadow" / "00012.png").unlink()
     result = _score(mini, results, "--sequences", "car-shadow")
     assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and "Traceback" not in result.output
     assert lines[0].startswith("error: ") and "car-shadow/00012.png" in lines[0]
     assert not (results / "scores.json").exists()
 
 
-def test_other_tasks_are_refused_clearly(mini: Path):
-    result = _score(mini, mini / "results-reference", "--task", "jhmdb")
+def test_unknown_tasks_and_misplaced_options_are_refused_clearly(mini: Path):
+    result = _score(mini, mini / "results-reference", "--task", "kinetics")
     assert result.exit_code == 2
-    assert "jhmdb" in result.stderr and "davis" in result.stderr
+    assert "kinetics" in result.stderr and "davis" in result.stderr
+    result = _score(mini, mini / "results-reference", "--task", "vip", "--score-size", "480x880")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: --score-size: only used by --task davis"
+    result = _score(mini, mini / "results-reference", "--score-size", "480by880")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --score-size: size must look like 480x880")
 
 
 def test_convert_round_trip_scores_identically(mini: Path, tmp_path: Path):

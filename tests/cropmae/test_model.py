@@ -97,3 +97,35 @@ def test_paper_decoder_defaults():
     assert block.ffn[0].out_features == 2048 and block.dropout.p == 0.1
     assert model.decoder_pred.out_features == 768
     assert model.mask_ratio == 0.985 and model.norm_pix_loss
+
+
+def test_fused_attention_is_really_used_in_encoder_and_decoder(monkeypatch):
+    import dataclasses
+
+    from vprop.cropmae.config import TrainConfig, resolve
+    from vprop.cropmae.factory import build_model
+
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def counting(*args, **kwargs):
+        calls.append(args[0].shape)
+        return sdpa(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", counting)
+    config = resolve(TrainConfig(arch="vit_test_patch16", img_size=32, decoder_dim=32,
+                                 decoder_ffn_dim=64, decoder_dropout=0.0), "images")
+    torch.manual_seed(0)
+    fused = build_model(config).train()  # (eval would take MHA's own fast path)
+    torch.manual_seed(0)
+    plain = build_model(dataclasses.replace(config, fused_attention=False,
+                                            channels_last=True)).train()
+    views, noise = torch.randn(2, 2, 3, 32, 32), torch.rand(2, 4)
+    depth, decoder = len(fused.encoder.blocks), len(fused.decoder_blocks)
+    with torch.no_grad():
+        out = fused(views[:, 0], views[:, 1], noise)
+        assert len(calls) == 2 * depth + 2 * decoder  # every attention went through SDPA
+        calls.clear()
+        ref = plain(views[:, 0], views[:, 1], noise)
+        assert len(calls) == 2 * decoder  # timm's explicit attention in the encoder
+    assert torch.allclose(out["pred"], ref["pred"], atol=1e-5)

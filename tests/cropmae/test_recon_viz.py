@@ -3,7 +3,7 @@ import torch
 from vprop.checkpoints.registry import create_vit
 from vprop.cropmae.masking import patchify
 from vprop.cropmae.model import SiameseMAE
-from vprop.cropmae.recon_viz import panel_image, reconstruct
+from vprop.cropmae.recon_viz import LABEL_WIDTH, panel_image, reconstruct
 
 
 def test_panel_rows_show_the_visible_patches_unchanged():
@@ -26,6 +26,12 @@ def test_panel_rows_show_the_visible_patches_unchanged():
             else:  # masked patches are drawn in the ImageNet mean colour
                 assert (masked[i, j].view(-1, 3) - torch.tensor([124.0, 116.0, 104.0])
                         ).abs().max() <= 1
+    bare = panel_image(rows, labels=False)
+    assert bare.shape == (4 * 64 + 3 * 4, 3 * 64 + 2 * 4, 3)
+    assert (bare[64:68] == 255).all()  # white gap between rows
     panel = panel_image(rows)
-    assert panel.shape == (4 * 64 + 3 * 4, 3 * 64 + 2 * 4, 3)
-    assert (panel[64:68] == 255).all()  # white gap between rows
+    assert panel.shape == (4 * 64 + 3 * 4, LABEL_WIDTH + 3 * 64 + 2 * 4, 3)
+    assert (panel[:, LABEL_WIDTH:] == bare).all()  # tiles unchanged, shifted right
+    for r in range(4):  # each row band of the label column holds dark text pixels
+        band = panel[r * 68 : r * 68 + 64, :LABEL_WIDTH]
+        assert (band < 128).any()

@@ -13,6 +13,7 @@ from vprop.checkpoints.extractor import load_backbone
 from vprop.cropmae import checkpointing
 from vprop.cropmae.config import TrainConfig, resolve
 from vprop.cropmae.factory import build_model
+from vprop.cropmae.recon_viz import LABEL_WIDTH
 from vprop.cropmae.train import run_pretraining
 
 TINY = dict(arch="vit_test_patch16", img_size=64, decoder_dim=64, decoder_ffn_dim=128,
@@ -43,7 +44,7 @@ def test_cropmae_loss_goes_down_and_checkpoint_evaluates(shared_data, tmp_path):
     assert saved["derived"]["steps_per_epoch"] == 10 and saved["derived"]["global_batch"] == 20
     assert (out / "checkpoint-0004.pth").is_file()
     panel = Image.open(out / "reconstructions" / "step00000040.png")
-    assert panel.size == (3 * 64 + 2 * 4, 4 * 64 + 3 * 4)
+    assert panel.size == (LABEL_WIDTH + 3 * 64 + 2 * 4, 4 * 64 + 3 * 4)  # labelled rows
     # the checkpoint loads through vprop's checkpoint room and gives the encoder's features
     payload = checkpointing.load_checkpoint(result.last_checkpoint)
     model = build_model(resolve(TrainConfig(**{**TINY, "mask_ratio": 0.9}), "images")).eval()

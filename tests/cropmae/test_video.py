@@ -77,3 +77,16 @@ def test_pair_gap_range_and_clipping():
     assert sample_pair_indices(3, rng) == (0, 2)
     with pytest.raises(ValueError):
         sample_pair_indices(1, rng)
+
+
+def test_skipping_nonreference_frames_keeps_the_wanted_frames_exact(shared_data):
+    path = shared_data / "videos" / "dog.mp4"  # H.264 with B-frames
+    wanted = [37, 61, 140, 188]
+    with PyAVReader(path, skip_nonref=False) as slow, PyAVReader(path) as fast:
+        for ours, truth in zip(fast.get(wanted), slow.get(wanted)):
+            assert np.array_equal(ours.numpy(), truth.numpy())
+        fast._container.seek(0, stream=fast._stream)
+        slow._container.seek(0, stream=slow._stream)
+        decoded_fast = sum(1 for f in fast._frames({140}) if fast._index_of(f, 0) <= 140)
+        decoded_slow = sum(1 for f in slow._frames({140}) if slow._index_of(f, 0) <= 140)
+    assert decoded_slow == 141 and decoded_fast < 0.75 * decoded_slow  # work really skipped

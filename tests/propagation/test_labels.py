@@ -30,7 +30,8 @@ def test_bilinear_label_downsampling_averages_the_two_central_pixels():
 def test_nearest_label_downsampling_picks_pil_style_centres():
     # 1 x 8 -> 1 x 2: PIL nearest samples input x = floor((j + 0.5) * 4) = 2 and 6.
     ids = torch.tensor([[0, 0, 1, 0, 0, 0, 2, 0]])
-    soft = first_frame_labels(ids, 3, input_size=(1, 8), grid=(1, 2), mode="nearest")
+    soft = first_frame_labels(ids, 3, input_size=(1, 8), grid=(1, 2), mode="nearest",
+                              nearest="pil")
     assert soft.argmax(0).tolist() == [[1, 2]]
 
 

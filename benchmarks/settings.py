@@ -1,0 +1,100 @@
+"""Engine settings (device, batch size, dtypes, affinity mode), importable without torch.
+
+The CLI builds an :class:`EngineSettings` while it checks the arguments, before any heavy
+import; torch is imported only when a method needs it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from vprop.errors import VpropError
+
+DTYPE_NAMES = ("float32", "float16", "bfloat16")
+AFFINITY_MODES = ("exact", "screened")
+
+
+@dataclass
+class EngineSettings:
+    """How the engine runs (not what it computes).
+
+    Attributes:
+        device: ``cpu``, ``cuda``, ``cuda:1``, ... (``auto`` picks CUDA when present).
+        batch_size: Frames per backbone forward pass.
+        feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
+        autocast: Backbone autocast dtype name or ``None`` for full precision.
+        affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
+            candidates on bfloat16 copies and re-scores the best 3 x top-k in float32
+            (see :mod:`vprop.propagation.affinity`).
+        progress: Show per-frame progress bars.
+    """
+
+    device: str = "auto"
+    batch_size: int = 4
+    feature_dtype: str = "float32"
+    autocast: str | None = None
+    affinity: str = "exact"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.affinity not in AFFINITY_MODES:
+            raise VpropError(
+                f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
+            )
+
+    def signature(self) -> dict[str, str | None]:
+        """The settings that can change predictions (for resume signatures)."""
+        return {"feature_dtype": self.feature_dtype, "autocast": self.autocast,
+                "affinity": self.affinity}
+
+    def torch_device(self) -> Any:
+        """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
+        from vprop.utils import resolve_device
+
+        return resolve_device(self.device)
+
+    def dtype(self, name: str | None) -> Any:
+        """Map a dtype name to a torch dtype (``None`` stays ``None``)."""
+        if name is None:
+            return None
+        if name not in DTYPE_NAMES:
+            raise VpropError(f"unknown dtype {name!r}; choose one of {list(DTYPE_NAMES)}")
+        import torch
+
+        return getattr(torch, name)
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 / AMX on x86, BF16 on Arm).
+
+    Reads ``/proc/cpuinfo`` flags (Linux); answers True where it cannot tell, so that no
+    warning is printed on a platform this function does not understand.
+    """
+    try:
+        with open(cpuinfo) as handle:
+            text = handle.read()
+    except OSError:
+        return True
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    if not flags:
+        return True
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def bf16_warning(settings: EngineSettings, device_type: str) -> str | None:
+    """A warning when bfloat16 work is asked of a CPU without native bfloat16, else None."""
+    if device_type != "cpu" or os.environ.get("VPROP_NO_BF16_WARNING"):
+        return None
+    wanted = [name for name, value in (("--amp", settings.autocast),
+                                       ("--feature-dtype", settings.feature_dtype))
+              if value == "bfloat16"]
+    if not wanted or cpu_has_native_bf16():
+        return None
+    return (f"warning: {' and '.join(wanted)} bfloat16 on a CPU without native bfloat16 "
+            "instructions is emulated (several times slower than float32)")

@@ -1,0 +1,25 @@
+from vprop.benchmarks import settings
+from vprop.benchmarks.settings import EngineSettings, bf16_warning, cpu_has_native_bf16
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f\n")
+    native = tmp_path / "native"
+    native.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n")
+    assert cpu_has_native_bf16(str(plain)) is False
+    assert cpu_has_native_bf16(str(native)) is True
+    assert cpu_has_native_bf16(str(tmp_path / "absent")) is True  # cannot tell: no warning
+
+
+def test_bf16_warning_only_for_bf16_work_on_a_cpu_without_it(monkeypatch):
+    monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.delenv("VPROP_NO_BF16_WARNING", raising=False)
+    amp = EngineSettings(autocast="bfloat16")
+    assert "--amp bfloat16" in bf16_warning(amp, "cpu")
+    assert bf16_warning(amp, "cuda") is None
+    assert bf16_warning(EngineSettings(), "cpu") is None
+    both = bf16_warning(EngineSettings(autocast="bfloat16", feature_dtype="bfloat16"), "cpu")
+    assert "--amp and --feature-dtype bfloat16" in both
+    monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda: True)
+    assert bf16_warning(amp, "cpu") is None
