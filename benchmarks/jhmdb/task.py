@@ -42,7 +42,13 @@ from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
 from vprop.benchmarks.sizes import check_patch_multiple, fit_to_stride
 from vprop.benchmarks.tables import write_csv
-from vprop.benchmarks.tasks import EvalRequest, ResumeLog, read_record, run_signature
+from vprop.benchmarks.tasks import (
+    EvalRequest,
+    ResumeLog,
+    read_record,
+    run_signature,
+    write_per_frame,
+)
 from vprop.propagation import Preset
 
 INPUT_SIZE = (320, 320)  # (height, width): CRW/CropMAE resize, aspect ratio not kept
@@ -127,6 +133,34 @@ def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     }
 
 
+def frame_scores(names: list[str], distances: np.ndarray) -> dict[str, Any]:
+    """Per-frame detail of one clip for the report: headline PCK and per-joint hits.
+
+    Args:
+        names: Frame stems.
+        distances: (T, J) normalised distances (NaN = not scored, see
+            :func:`~vprop.benchmarks.jhmdb.metrics.normalised_distances`).
+
+    Returns:
+        ``{"frames": names, "PCK@0.1": [% of the frame's scored joints within 0.1, None when
+        none is scored], "hit@0.1": [[1 hit, 0 miss, None not scored] per joint], ...}`` for
+        the headline thresholds.
+    """
+    scored = ~np.isnan(distances)
+    out: dict[str, Any] = {"frames": list(names)}
+    for threshold in HEADLINE:
+        hits = np.where(scored, distances, np.inf) <= threshold
+        counts = scored.sum(axis=1)
+        out[pck_key(threshold)] = [
+            100.0 * float(h.sum()) / c if c else None for h, c in zip(hits, counts)
+        ]
+        out[f"hit@{threshold:g}"] = [
+            [int(h) if s else None for h, s in zip(row_h, row_s)]
+            for row_h, row_s in zip(hits, scored)
+        ]
+    return out
+
+
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
 
@@ -152,6 +186,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     signature = run_signature(extractor, request.preset, input_size, request.settings,
                               decode_topk=decode_topk(request.preset))
     per_clip: dict[str, Any] = {}
+    per_frame: dict[str, Any] = {}
     distances = []
     resume = ResumeLog(request.overwrite)
     for clip in tqdm(clips, desc="JHMDB", unit="clip", disable=not request.settings.progress):
@@ -172,12 +207,14 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             write_keypoints(path, clip.name, names, keypoints, meta)
         clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
         distances.append(clip_distances)
+        per_frame[clip.name] = frame_scores(names, clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),
             "scored_joints": int((~np.isnan(clip_distances)).sum()),
             **_clean(pck_summary(clip_distances)),
             "resumed": resumed,
         }
+    write_per_frame(request.out_dir, "jhmdb", per_frame)
     pooled = np.concatenate(distances)  # (sum T, J)
     global_figures = _clean(pck_summary(pooled))
     per_joint = _per_joint(pooled)

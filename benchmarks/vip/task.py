@@ -31,6 +31,7 @@ from vprop.benchmarks.tasks import (
     done_marker,
     mark_finished,
     run_signature,
+    write_per_frame,
 )
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
@@ -98,8 +99,15 @@ def predict_video(
                           palette)
 
 
-def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
+def score_video(out_dir: Path, video: VipVideo,
+                frame_miou: list[float | None] | None = None) -> np.ndarray:
     """Confusion matrix of one video over its annotated frames (first included).
+
+    Args:
+        out_dir: Run folder.
+        video: The video.
+        frame_miou: When given, receives each annotated frame's own mIoU (percent, None when
+            nothing is scored), for the report.
 
     Raises:
         VpropError: A ground-truth id outside 0..19 and 255, or a prediction that is missing
@@ -114,7 +122,10 @@ def score_video(out_dir: Path, video: VipVideo) -> np.ndarray:
         pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, exact=True).numpy()  # PIL
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
-        confusion += confusion_matrix(gt, pred)
+        frame_confusion = confusion_matrix(gt, pred)
+        confusion += frame_confusion
+        if frame_miou is not None:
+            frame_miou.append(_percent(mean_iou(frame_confusion)))
     return confusion
 
 
@@ -143,6 +154,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
     patch = int(extractor.stride)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
+    per_frame: dict[str, Any] = {}
     resume = ResumeLog(request.overwrite)
     for video in tqdm(videos, desc="VIP", unit="video", disable=not request.settings.progress):
         input_size = input_size_for(video, request.size, patch)
@@ -157,7 +169,10 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
                           out_dir)
             record = resume.finished(video.name, len(video.frames), time.perf_counter() - start)
             mark_finished(marker, signature, outputs, **record)
-        video_confusion = score_video(out_dir, video)
+        frame_miou: list[float | None] = []
+        video_confusion = score_video(out_dir, video, frame_miou)
+        per_frame[video.name] = {"frames": [label.stem for label in video.annotations],
+                                 "mIoU": frame_miou}
         confusion += video_confusion
         per_video[video.name] = {
             "frames": len(video.frames),
@@ -166,6 +181,7 @@ def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
             "input_size": list(input_size),
             "resumed": resumed,
         }
+    write_per_frame(out_dir, "vip", per_frame)
     miou = _percent(mean_iou(confusion))
     per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
     csv_paths = [

@@ -1,0 +1,163 @@
+"""`vprop report` on real runs (DAVIS blackswan + train, the JHMDB clip, a synthetic VIP run),
+opened in headless Chromium: no console error, no broken image, the J&F of results.json in the
+rendered text, one table row per object, a screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vprop.benchmarks.vip.synthetic import make_vip_sample
+from vprop.cli.main import main
+
+TINY = ["--arch", "vit_test_patch16", "--no-progress", "--device", "cpu"]
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Appended to a copy of the page: report every image that did not load, then click the
+# per-object table's J&F header and report the first row (the sort must move the best up).
+CHECKER = """<script>
+window.addEventListener('load', function () {
+  var imgs = document.images, broken = 0;
+  for (var i = 0; i < imgs.length; i++) {
+    if (!imgs[i].complete || imgs[i].naturalWidth === 0) {
+      broken++; console.log('BROKEN-IMAGE ' + imgs[i].getAttribute('src'));
+    }
+  }
+  console.log('IMAGES ' + imgs.length + ' BROKEN ' + broken);
+  var table = document.getElementById('units-run0');
+  var th = table.querySelectorAll('thead th')[1];
+  th.click(); th.click();
+  console.log('FIRST-AFTER-SORT ' + table.tBodies[0].rows[0].cells[0].textContent);
+});
+</script>"""
+
+
+def _chromium() -> str:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no Chromium installed (Debian: apt-get install chromium; .ci/run installs it)")
+
+
+def _eval(task: str, out: Path, *args: str) -> dict:
+    result = CliRunner().invoke(main, ["eval", "--task", task, *TINY, "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def runs(shared_data, tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("runs")
+    davis = shared_data / "davis-mini" / "DAVIS"
+    jhmdb = shared_data / "jhmdb-mini"
+    _eval("davis", base / "davis", "--data-root", str(davis), "--sequences", "blackswan,train",
+          "--size", "224x416")
+    _eval("jhmdb", base / "jhmdb", "--data-root", str(jhmdb), "--split",
+          str(jhmdb / "val_list.txt"))
+    vip = make_vip_sample(base / "vip-data")
+    _eval("vip", base / "vip", "--data-root", str(vip), "--size", "128x224")
+    return {task: base / task for task in ("davis", "jhmdb", "vip")}
+
+
+class _Text(HTMLParser):
+    """Visible text and the rows of each table (by id)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.rows: dict[str, int] = {}
+        self._skip = 0
+        self._table: list[str | None] = []
+        self._in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag == "table":
+            self._table.append(dict(attrs).get("id"))
+        if tag == "tbody":
+            self._in_body = True
+        if tag == "tr" and self._in_body and self._table and self._table[-1]:
+            self.rows[self._table[-1]] = self.rows.get(self._table[-1], 0) + 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip -= 1
+        if tag == "table":
+            self._table.pop()
+        if tag == "tbody":
+            self._in_body = False
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def _open_in_chromium(page: Path, *flags: str) -> subprocess.CompletedProcess:
+    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+               "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", *flags,
+               page.resolve().as_uri()]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def test_report_of_real_runs_opens_cleanly_in_chromium(runs, tmp_path):
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, ["report", str(runs["davis"]), str(runs["jhmdb"]),
+                                       str(runs["vip"]), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    index = out / "index.html"
+    html = index.read_text()
+    assert "http://" not in html and "https://" not in html  # no CDN, nothing fetched
+    davis = json.loads((runs["davis"] / "results.json").read_text())
+    objects = sorted(davis["per_object"])
+    assert len(objects) == 5  # blackswan_1, train_1 ... train_4
+
+    checker = out / "_check.html"  # beside index.html: same relative image paths
+    checker.write_text(html.replace("</body>", CHECKER + "</body>"))
+    run = _open_in_chromium(checker, "--dump-dom")
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    messages = [re.sub(r'^.*?:CONSOLE[^\]]*\] "(.*)", source.*$', r"\1", line)
+                for line in console]
+    assert not [m for m in messages if "Error" in m or "BROKEN-IMAGE" in m], console
+    images = next(m for m in messages if m.startswith("IMAGES "))
+    count = int(images.split()[1])
+    assert images == f"IMAGES {count} BROKEN 0" and count >= 10
+    # J&F per object, ascending then descending: the best object comes first.
+    best = max(objects, key=lambda name: davis["per_object"][name]["J-Mean"]
+               + davis["per_object"][name]["F-Mean"])
+    assert f"FIRST-AFTER-SORT {best}" in messages
+
+    parsed = _Text()
+    parsed.feed(run.stdout)
+    text = " ".join(parsed.text)
+    jf = davis["global"]["J&F-Mean"]
+    assert f"{jf:.4f}" in text and repr(jf) in text
+    assert parsed.rows["units-run0"] == len(objects)
+    assert parsed.rows["units-run1"] == 1  # the JHMDB clip
+    assert parsed.rows["units-run2"] == 2  # two VIP videos
+    shot = tmp_path / "report.png"
+    _open_in_chromium(index, f"--screenshot={shot}", "--window-size=1280,2400")
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_report_compares_runs_with_deltas(runs, tmp_path):
+    from vprop.benchmarks.report.build import build_report
+
+    index = build_report([runs["davis"], runs["davis"]], tmp_path / "cmp", worst=1, max_plots=1)
+    html = index.read_text()
+    assert "Comparison: davis (2 runs)" in html
+    assert html.count('data-v="0.0"') >= 5  # a run against itself: every delta is zero
+
+
+def test_report_rejects_a_folder_without_results(tmp_path):
+    result = CliRunner().invoke(main, ["report", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: ")
+    assert "results.json" in result.output
