@@ -11,7 +11,9 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.io
 from click.testing import CliRunner
 
 from vprop.benchmarks.vip.synthetic import make_vip_sample
@@ -161,3 +163,45 @@ def test_report_rejects_a_folder_without_results(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].startswith("error: ")
     assert "results.json" in result.output
+
+
+def test_jhmdb_frames_show_pck_hits_and_misses(runs):
+    from vprop.benchmarks.report.draw import GT_COLOUR, HIT, MISS
+    from vprop.benchmarks.report.frames import frame_pairs
+    from vprop.benchmarks.report.runs import load_run
+
+    run = load_run(runs["jhmdb"])
+    (unit,) = run.units
+    saved = json.loads((runs["jhmdb"] / "results" / f"{unit.name}.json").read_text())
+    per_frame = json.loads((runs["jhmdb"] / "per_frame.json").read_text())["units"][unit.name]
+    scored = [i for i, h in enumerate(per_frame["hit@0.1"]) if None not in h]
+    index = max(scored, key=lambda i: sum(per_frame["hit@0.1"][i]))  # most hits
+    frame = per_frame["frames"][index]
+    hits = per_frame["hit@0.1"][index]
+    assert 0 < sum(hits) < len(hits)  # hits and misses on this frame
+    (_, truth, pred), = list(frame_pairs(run, unit.name, [frame]))
+    predicted = np.asarray(saved["frames"][index]["keypoints"])[:, :2]
+    seen = {0: 0, 1: 0}
+    for joint in _isolated(predicted):
+        x, y = predicted[joint]
+        colour = tuple(pred[int(round(y)), int(round(x))])
+        assert colour == (HIT if hits[joint] else MISS)
+        seen[hits[joint]] += 1
+    assert seen[0] >= 1 and seen[0] + seen[1] >= 5
+    gt = scipy.io.loadmat(str(run.data_root / "joint_positions" / unit.name /
+                              "joint_positions.mat"))["pos_img"][:, :, index].T - 1.0
+    isolated = _isolated(gt)
+    assert len(isolated) >= 5
+    for joint in isolated:  # ground-truth joints are yellow discs on the left panel
+        x, y = gt[joint]
+        assert tuple(truth[int(round(y)), int(round(x))]) == GT_COLOUR
+
+
+def _isolated(points: np.ndarray) -> list[int]:
+    """Joints with no other joint within 8 px (no other disc can cover their centre)."""
+    out = []
+    for joint, point in enumerate(points):
+        others = np.delete(points, joint, axis=0)
+        if np.hypot(*(others - point).T).min() >= 8:
+            out.append(joint)
+    return out
