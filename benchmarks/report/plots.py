@@ -48,6 +48,9 @@ def plot_unit_series(unit: Unit, view: TaskView, path: Path) -> Path:
                 else None)
     ax.set_ylim(-0.03 * view.scale, 1.03 * view.scale)
     ax.set_xlabel("frame" if numeric else "scored frame")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(unit.name, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower left")

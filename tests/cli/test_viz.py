@@ -31,8 +31,17 @@ def train_run(shared_data, tmp_path_factory):
     base = tmp_path_factory.mktemp("viz")
     davis = shared_data / "davis-mini" / "DAVIS"
     _invoke("eval", "--task", "davis", *TINY, "--data-root", davis, "--sequences", "train",
-            "--size", "224x416", "--out", base / "run")
+            "--size", "224x416", "--out", base / "run", "--report")
     return base / "run", davis
+
+
+def test_eval_report_flag_writes_the_page(train_run):
+    run, _ = train_run
+    payload = json.loads((run / "results.json").read_text())
+    html = (run / "report" / "index.html").read_text()
+    assert f"{payload['global']['J&F-Mean']:.4f}" in html
+    assert html.count("<tr><td data-v=\"train_") == 4  # one row per object
+    assert len(list((run / "report" / "img" / "run0").glob("series-*.png"))) == 4
 
 
 def test_overlay_strip_blends_the_palette_colour(train_run, tmp_path):
