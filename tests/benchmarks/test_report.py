@@ -60,7 +60,7 @@ def runs(shared_data, tmp_path_factory) -> dict[str, Path]:
     davis = shared_data / "davis-mini" / "DAVIS"
     jhmdb = shared_data / "jhmdb-mini"
     _eval("davis", base / "davis", "--data-root", str(davis), "--sequences", "blackswan,train",
-          "--size", "224x416")
+          "--size", "128x224")
     _eval("jhmdb", base / "jhmdb", "--data-root", str(jhmdb), "--split",
           str(jhmdb / "val_list.txt"))
     vip = make_vip_sample(base / "vip-data")
@@ -205,3 +205,29 @@ def _isolated(points: np.ndarray) -> list[int]:
         if np.hypot(*(others - point).T).min() >= 8:
             out.append(joint)
     return out
+
+
+def test_per_frame_files_agree_with_results_json(runs):
+    # JHMDB: the per-joint hit flags, pooled over frames, give results.json's per-joint PCK.
+    payload = json.loads((runs["jhmdb"] / "results.json").read_text())
+    (clip, detail), = json.loads((runs["jhmdb"] / "per_frame.json").read_text())["units"].items()
+    assert len(detail["frames"]) == payload["per_clip"][clip]["frames"] == 40
+    assert all(h is None for h in detail["hit@0.1"][0])  # frame 0 is never scored
+    for threshold in ("0.1", "0.2"):
+        hits = np.array([[np.nan if h is None else h for h in row]
+                         for row in detail[f"hit@{threshold}"]])
+        for j, name in enumerate(payload["per_joint"]):
+            expected = payload["per_joint"][name][f"PCK@{threshold}"]
+            column = hits[:, j][~np.isnan(hits[:, j])]
+            assert 100.0 * column.mean() == pytest.approx(expected, abs=1e-9)
+    # VIP: one mIoU per annotated frame of each video.
+    vip = json.loads((runs["vip"] / "results.json").read_text())
+    units = json.loads((runs["vip"] / "per_frame.json").read_text())["units"]
+    for video, entry in vip["per_video"].items():
+        assert len(units[video]["mIoU"]) == entry["scored_frames"]
+        assert all(0.0 <= v <= 100.0 for v in units[video]["mIoU"])
+    # DAVIS: per object, the mean of the per-frame J is results.json's J-Mean.
+    davis = json.loads((runs["davis"] / "results.json").read_text())
+    units = json.loads((runs["davis"] / "per_frame.json").read_text())["units"]
+    for name, figures in davis["per_object"].items():
+        assert np.mean(units[name]["J"]) == pytest.approx(figures["J-Mean"], abs=1e-12)
