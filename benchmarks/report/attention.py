@@ -47,10 +47,20 @@ class ClsAttention:
 
 
 def _last_attention(model: torch.nn.Module) -> torch.nn.Module:
+    """The last block's attention module (timm's plain ``Attention`` only).
+
+    ViT, DeiT, DINO, DINOv2, MAE, CropMAE use it; its weights are exactly
+    ``softmax(q k^T * scale)``, which :func:`attention_weights` recomputes.
+    """
+    from timm.models.vision_transformer import Attention
+
     blocks = getattr(model, "blocks", None)
     attn = getattr(blocks[-1], "attn", None) if blocks is not None and len(blocks) else None
-    if attn is None or not hasattr(attn, "qkv") or not hasattr(attn, "num_heads"):
-        raise VpropError("the backbone has no ViT attention block with a qkv projection")
+    if not isinstance(attn, Attention):
+        kind = type(model).__name__ if attn is None else type(attn).__module__
+        raise VpropError(f"attention maps need a ViT with timm's plain attention in its last "
+                         f"block (got {kind}; relative-position or CNN backbones are not "
+                         f"supported)", "--arch")
     return attn
 
 
@@ -102,7 +112,7 @@ def cls_attention(extractor: torch.nn.Module, rgb: np.ndarray,
     if "x" not in captured:
         raise VpropError("the extractor did not run the last block (--layer set?)")
     patch = int(model.patch_embed.patch_size[0])
-    grid = (size[0] // patch, size[1] // patch)
+    grid = (size[0] // patch, size[1] // patch)  # prefix = class token (+ registers)
     weights = attention_weights(attn, captured["x"])[0, :, 0, :]  # (heads, N)
     prefix = weights.shape[1] - grid[0] * grid[1]
     return ClsAttention(weights.cpu(), prefix, grid, patch)
@@ -146,6 +156,7 @@ def write_attention(extractor: torch.nn.Module, image: str | Path, out: str | Pa
     """
     from PIL import Image
 
+    _last_attention(extractor.model)  # a ViT, before any other work
     rgb = read_rgb(image)
     patch = int(extractor.model.patch_embed.patch_size[0])
     if size is None:

@@ -128,6 +128,15 @@ def test_attention_cli_panel_shows_each_head(shared_data, tmp_path):
         assert (np.abs(colours - coldest).sum(1) <= 1).any()  # the min to the bottom one
 
 
+def test_attention_of_a_cnn_is_one_line_error(shared_data, tmp_path):
+    image = shared_data / "davis-mini/DAVIS/JPEGImages/480p/blackswan/00000.jpg"
+    result = CliRunner().invoke(main, ["viz", "attention", str(image), "--arch", "resnet18",
+                                       "--out", str(tmp_path / "a.png")])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1].startswith("error: --arch: attention maps")
+    assert not (tmp_path / "a.png").exists()
+
+
 def _log(path, losses, lrs, davis):
     path.mkdir(parents=True)
     lines = [{"step": i + 1, "epoch": i // 2, "epoch_progress": (i + 1) / 2, "loss": loss,
