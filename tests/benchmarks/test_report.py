@@ -231,3 +231,16 @@ def test_per_frame_files_agree_with_results_json(runs):
     units = json.loads((runs["davis"] / "per_frame.json").read_text())["units"]
     for name, figures in davis["per_object"].items():
         assert np.mean(units[name]["J"]) == pytest.approx(figures["J-Mean"], abs=1e-12)
+
+
+def test_report_of_a_run_without_per_frame_file(runs, tmp_path):
+    from vprop.benchmarks.report.build import build_report
+
+    old = tmp_path / "old-run"
+    shutil.copytree(runs["vip"], old)
+    (old / "per_frame.json").unlink()  # a run made before the file existed
+    index = build_report([old], tmp_path / "report")
+    html = index.read_text()
+    assert "No per_frame.json in this run" in html
+    assert html.count('<tr><td data-v="videos') == 2  # the table is still there
+    assert not list((tmp_path / "report" / "img").rglob("*.*"))  # nothing to plot or draw
