@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vprop.errors import VpropError
+
+if TYPE_CHECKING:  # numpy only in annotations: `vprop pretrain --help` stays light
+    import numpy as np
 
 LOGGERS = ("jsonl", "tensorboard", "wandb")
 TB_DIR = "tensorboard"

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from vprop.benchmarks.comparison import comparison_rows
 from vprop.benchmarks.report import html_page as H
 from vprop.benchmarks.report.draw import fit_width, save_image, side_by_side
 from vprop.benchmarks.report.frames import frame_pairs
 from vprop.benchmarks.report.plots import plot_unit_series
 from vprop.benchmarks.report.runs import Run, load_run, unique_names
+from vprop.benchmarks.tables import results_table
 from vprop.errors import VpropError
 from vprop.utils import atomic_write_bytes
 
@@ -126,7 +126,7 @@ def _run_section(run: Run, index: int, out: Path, worst: int, max_plots: int) ->
 
 def _comparison_section(runs: Sequence[Run]) -> str:
     first = runs[0]
-    header, rows = comparison_rows([r.name for r in runs], [r.payload for r in runs])
+    table = results_table([r.name for r in runs], [r.payload for r in runs])
     key = first.view.columns[0]
     by_unit = [{u.name: u.figures.get(key) for u in run.units} for run in runs]
     names = [u.name for u in first.units]
@@ -141,7 +141,8 @@ def _comparison_section(runs: Sequence[Run]) -> str:
     delta_header = [first.view.unit, *(f"{key} {r.name}" for r in runs),
                     *(f"Δ {r.name} − {first.name}" for r in runs[1:])]
     return (f"<h2>Comparison: {first.task} ({len(runs)} runs)</h2>"
-            + H.table(header, rows, scale=first.view.scale)
+            + f"<p>{H.escape(table.title)}</p>"
+            + H.table(table.header, table.rows, scale=100.0)
             + f"<h3>Per {first.view.unit} {key}, biggest drop first</h3>"
             + H.table(delta_header, delta_rows, scale=first.view.scale,
                       delta_from=1 + len(runs)))

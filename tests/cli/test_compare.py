@@ -74,8 +74,8 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
     html = (out / "report" / "index.html").read_text()
     assert "Comparison: davis (2 runs)" in html and mae[:12] in html and dino[:12] in html
     objects = [run["per_object"]["blackswan_1"] for run in runs.values()]
-    jf = [(o["J-Mean"] + o["F-Mean"]) / 2 for o in objects]
-    assert f'data-v="{jf[1] - jf[0]}"' in html
+    object_jf = [(o["J-Mean"] + o["F-Mean"]) / 2 for o in objects]
+    assert f'data-v="{object_jf[1] - object_jf[0]}"' in html
 
     # Again, as LaTeX: every run is reused (announced) and the booktabs table is printed.
     again = CliRunner().invoke(main, [*args, "--format", "latex"])
