@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from vprop.cli.main import main
 from vprop.cropmae.config import TrainConfig
+from vprop.cropmae.recon_viz import LABEL_WIDTH
 from vprop.cropmae.train import run_pretraining
 
 TINY = dict(arch="vit_test_patch16", img_size=64, decoder_dim=64, decoder_ffn_dim=128,
@@ -37,8 +38,8 @@ def test_tensorboard_events_hold_the_jsonl_values(shared_data, tmp_path):
                                                           rel=1e-6)  # float32 in the events
     images = events.Images("reconstructions")
     assert [image.step for image in images] == [4, 8]  # the end of each epoch
-    # the Fig. 3 panel: 4 rows x 2 samples of 64 px with 4 px gaps
-    assert (images[0].width, images[0].height) == (2 * 64 + 4, 4 * 64 + 3 * 4)
+    # the Fig. 3 panel: labelled rows, 4 rows x 2 samples of 64 px with 4 px gaps
+    assert (images[0].width, images[0].height) == (LABEL_WIDTH + 2 * 64 + 4, 4 * 64 + 3 * 4)
 
 
 def test_missing_wandb_is_one_line_error(shared_data, tmp_path, monkeypatch):
