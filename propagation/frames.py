@@ -9,9 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-INPUT_RESIZES = ("float", "uint8")
+from vprop.propagation.presets import IMAGENET_MEAN, IMAGENET_STD, INPUT_RESIZES  # noqa: F401
 
 
 def to_model_input(

@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from vprop.propagation.presets import NEAREST_METHODS  # noqa: F401
+
 NearestMethod = Literal["opencv", "pil"]
-NEAREST_METHODS = ("opencv", "pil")
 
 
 def one_hot(ids: torch.Tensor, num_labels: int) -> torch.Tensor:
