@@ -13,8 +13,8 @@ def floor_to(value: float, multiple: int) -> int:
     return max(multiple, int(value // multiple) * multiple)
 
 
-def parse_size(text: str | None) -> tuple[int, int] | None:
-    """Parse a ``HxW`` size option; ``None`` passes through.
+def parse_size(text: str | None, option: str = "--size") -> tuple[int, int] | None:
+    """Parse a ``HxW`` size option (named ``option`` in errors); ``None`` passes through.
 
     A single number is refused: it could mean a square, a short side or a long side, and
     each protocol means something else by it.
@@ -26,14 +26,15 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
         return None
     parts = text.lower().replace(" ", "").split("x")
     if len(parts) == 1 and parts[0].isdigit():
-        raise VpropError(f"--size: {text!r} is one number; give height x width, e.g. "
+        raise VpropError(f"{option}: {text!r} is one number; give height x width, e.g. "
                          f"{parts[0]}x{parts[0]} for a square or 480x880")
     try:
         values = [int(part) for part in parts]
     except ValueError:
-        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}") from None
+        raise VpropError(f"{option}: must look like 480x880 (height x width), "
+                         f"got {text!r}") from None
     if len(values) != 2 or min(values) <= 0:
-        raise VpropError(f"--size: must look like 480x880 (height x width), got {text!r}")
+        raise VpropError(f"{option}: must look like 480x880 (height x width), got {text!r}")
     return values[0], values[1]
 
 
@@ -102,7 +103,7 @@ def pads_input(extractor: Any) -> bool:
         return _PADS[extractor]
     except (KeyError, TypeError):
         pass
-    import torch  # here, not at the top: the CLI's option checks import this module
+    import torch
 
     side = feature_stride(extractor) + 1
     parameters = extractor.parameters() if hasattr(extractor, "parameters") else iter(())

@@ -77,6 +77,24 @@ def get_task(name: str) -> ModuleType:
 
 
 DONE_DIR = ".vprop-done"
+PER_FRAME_FILE = "per_frame.json"
+
+
+def write_per_frame(out_dir: Path, task: str, units: dict[str, Any]) -> Path:
+    """Write a run's per-frame scores (read by ``vprop report``, which never rescores).
+
+    Args:
+        out_dir: Run folder.
+        task: Task name.
+        units: Scored unit (DAVIS object, JHMDB clip, VIP video) -> ``{"frames": [names],
+            <metric>: [one value per frame, None where not scored], ...}``.
+
+    Returns:
+        The file written (``out_dir/per_frame.json``).
+    """
+    path = Path(out_dir) / PER_FRAME_FILE
+    atomic_write_json(path, {"task": task, "units": units})
+    return path
 
 
 def run_signature(

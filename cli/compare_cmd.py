@@ -24,10 +24,12 @@ from vprop.safety import RunLock, check_inside, check_outside_dataset
 @click.argument("checkpoints", nargs=-1, required=True)
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for every run and the table; default: runs/compare-<task>-<time>.")
+@click.option("--report", "report", is_flag=True,
+              help="Also write the HTML comparison report to OUT/report/index.html.")
 @table_format_option
 @backbone_options
 @propagation_options
-def command(checkpoints: tuple[str, ...], out: Path | None, table_format: str,
+def command(checkpoints: tuple[str, ...], out: Path | None, table_format: str, report: bool,
             **options: object) -> None:
     """Evaluate CHECKPOINTS side by side: files, zoo:NAME, `random`, or NAME=CHECKPOINT.
 
@@ -63,3 +65,8 @@ def command(checkpoints: tuple[str, ...], out: Path | None, table_format: str,
              for index, (name, payload) in enumerate(zip(names, payloads))]
     items.append(("tables", ", ".join(str(path) for path in written)))
     click.echo(block(f"vprop compare: {task} finished", items), err=True)
+    if report:
+        from vprop.benchmarks.report.build import build_report
+
+        index = build_report([out / name for name in names], out / "report")
+        click.echo(f"report written to {index}", err=True)

@@ -21,10 +21,13 @@ from vprop.cli.options import (
                    "initialisation (with a warning).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Run folder; default: runs/<task>-<preset>-<time>.")
+@click.option("--report", "report", is_flag=True,
+              help="Also write the HTML report to OUT/report/index.html.")
 @table_format_option
 @backbone_options
 @propagation_options
-def command(ckpt: Path | None, out: Path | None, table_format: str, **options: object) -> None:
+def command(ckpt: Path | None, out: Path | None, table_format: str, report: bool,
+            **options: object) -> None:
     """Evaluate a backbone by label propagation (DAVIS J&F, JHMDB PCK, VIP mIoU).
 
     Example: vprop eval --task davis --data-root DAVIS --ckpt cropmae.pth --out runs/cropmae
@@ -33,3 +36,7 @@ def command(ckpt: Path | None, out: Path | None, table_format: str, **options: o
     if out is None:
         out = Path("runs") / f"{task}-{options['preset']}-{time.strftime('%Y%m%d-%H%M%S')}"
     run_evaluation(task, ckpt, out, options, table_format=table_format)
+    if report:
+        from vprop.benchmarks.report.build import build_report
+
+        click.echo(f"report written to {build_report([out], out / 'report')}", err=True)

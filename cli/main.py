@@ -16,6 +16,7 @@ _COMMANDS = {
     "compare": "compare_cmd",
     "pretrain": "pretrain_cmd",
     "viz": "viz_cmd",
+    "report": "report_cmd",
     "convert": "convert_cmd",
     "bench": "bench_cmd",
     "models": "models_cmd",

@@ -110,10 +110,7 @@ def parse_score_size(text: str | None) -> tuple[int, int] | str | None:
     """``--score-size``: ``None`` (the preset's protocol), ``native``, or an ``HxW`` size."""
     if text is None or text.strip().lower() == "native":
         return None if text is None else "native"
-    try:
-        return parse_size(text)
-    except VpropError as error:
-        raise VpropError(f"--score-size: {error}") from None
+    return parse_size(text, "--score-size")
 
 
 def _check_task_only(task_name: str, options: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, PRECISIONS, TrainConfig
+from vprop.cropmae.loggers import LOGGERS
 from vprop.safety import FINITE
 
 _D = TrainConfig()
@@ -108,6 +109,12 @@ def _pair(kind):
 @click.option("--show-reconstructions", is_flag=True,
               help="Write the Fig. 3 panel at every checkpoint (OUTPUT_DIR/reconstructions).")
 @click.option("--recon-count", type=int, default=_D.recon_count, show_default=True)
+@click.option("--logger", type=click.Choice(LOGGERS), default=_D.logger, show_default=True,
+              help="Also log to TensorBoard (OUTPUT_DIR/tensorboard) or W&B (offline without "
+                   "a key); log.jsonl is always written.")
+@click.option("--log-images-every", type=int, default=_D.log_images_every, show_default=True,
+              help="Epochs between reconstruction panels sent to the tracker (0: never).")
+@click.option("--wandb-project", default=_D.wandb_project, show_default=True)
 def command(**options) -> None:
     """Pretrain a ViT with CropMAE or SiamMAE (output: runs/pretrain unless --output-dir)."""
     from vprop.cropmae.train import run_pretraining

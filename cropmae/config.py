@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vprop.cropmae.loggers import LOGGERS
 from vprop.errors import VpropError
 
 METHODS = ("cropmae", "siammae")
@@ -85,6 +86,9 @@ class TrainConfig:
     eval_every: int = 50
     show_reconstructions: bool = False
     recon_count: int = 8
+    logger: str = "jsonl"
+    log_images_every: int = 10
+    wandb_project: str = "vprop"
     derived: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -143,6 +147,10 @@ def resolve(config: TrainConfig, data_format: str | None = None) -> TrainConfig:
                          f"--decoder-heads {out.decoder_heads}")
     if out.workers is not None and out.workers < 0:
         raise VpropError(f"--workers must be >= 0, got {out.workers}")
+    if out.logger not in LOGGERS:
+        raise VpropError(f"unknown --logger {out.logger!r}; use one of {', '.join(LOGGERS)}")
+    if out.log_images_every < 0:
+        raise VpropError(f"--log-images-every must be >= 0, got {out.log_images_every}")
     if out.recon_count < 1:
         raise VpropError(f"--recon-count must be at least 1, got {out.recon_count}")
     if out.gpu_decode and (out.method != "cropmae" or out.color_jitter or out.gaussian_blur):

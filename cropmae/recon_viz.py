@@ -101,10 +101,14 @@ def write_png(path: str | Path, image: np.ndarray) -> Path:
     return Path(path)
 
 
+def panel_for_dataset(model: SiameseMAE, dataset: PairDataset, count: int) -> np.ndarray:
+    """Panel (H, W, 3) uint8 for the first ``count`` items of ``dataset`` (epoch-0 views)."""
+    items = [dataset[(0, i)] for i in range(min(count, len(dataset)))]
+    batch = collate_pairs(items)
+    return panel_image(reconstruct(model, batch["views"], batch["noise"]))
+
+
 def write_panel_for_dataset(model: SiameseMAE, dataset: PairDataset, count: int,
                             path: str | Path, device: torch.device | None = None) -> Path:
     """Panel for the first ``count`` items of ``dataset`` (epoch-0 crops and masks)."""
-    items = [dataset[(0, i)] for i in range(min(count, len(dataset)))]
-    batch = collate_pairs(items)
-    rows = reconstruct(model, batch["views"], batch["noise"])
-    return write_png(path, panel_image(rows))
+    return write_png(path, panel_for_dataset(model, dataset, count))

@@ -1,6 +1,7 @@
 """Rank-0 reporting of a pretraining run.
 
-A per-step tqdm bar (loss, lr, images/s, ETA), JSONL and text logs, and the start-of-run and
+A per-step tqdm bar (loss, lr, images/s, ETA), JSONL and text logs, tracker sinks
+(TensorBoard, W&B: copies of the JSONL entries), and the start-of-run and
 end-of-run summaries.
 """
 
@@ -13,9 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from vprop.benchmarks.summary import block, plural
+from vprop.cropmae.loggers import Sink, tracked_scalars
 from vprop.utils import atomic_write_bytes
 
 REFRESH_S = 0.5  # at most two bar refreshes (and loss reads) per second
@@ -100,11 +103,14 @@ class RunLog:
         total_steps: Length of the bar.
         start_step: Where the bar starts (resumed runs).
         progress: Show the bar at all (without it, every log line is printed instead).
+        sinks: Trackers (TensorBoard, W&B) receiving a copy of every entry; log.jsonl stays
+            the source of truth.
     """
 
     def __init__(self, output_dir: Path, enabled: bool, total_steps: int, start_step: int,
-                 progress: bool = True) -> None:
+                 progress: bool = True, sinks: list[Sink] | None = None) -> None:
         self.enabled = enabled
+        self.sinks = list(sinks or []) if enabled else []
         self.jsonl = output_dir / "log.jsonl"
         self.text = output_dir / "train.log"
         self.total_steps = total_steps
@@ -138,6 +144,15 @@ class RunLog:
                  for k, v in entry.items()}
         with open(self.jsonl, "a") as handle:
             handle.write(json.dumps(clean) + "\n")
+        values = tracked_scalars(clean)
+        if values and "step" in clean:
+            for sink in self.sinks:
+                sink.scalars(values, int(clean["step"]))
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        """Send an (H, W, 3) uint8 image (e.g. the reconstruction panel) to the trackers."""
+        for sink in self.sinks:
+            sink.image(tag, image, step)
 
     def eta_seconds(self, step: int) -> float | None:
         """Remaining time at this process's mean step time so far."""
@@ -171,9 +186,12 @@ class RunLog:
                  f"{'?' if eta is None else duration(eta)}")
 
     def close(self) -> None:
-        """Close the bar."""
+        """Close the bar and the trackers."""
         if self.bar is not None:
             self.bar.close()
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
 
 
 def truncate_log(path: Path, step: int) -> int:

@@ -27,6 +27,7 @@ from vprop.cropmae import distributed as dist_utils
 from vprop.cropmae import factory
 from vprop.cropmae.config import TrainConfig, resolve
 from vprop.cropmae.data import EpochSampler, default_workers, steps_per_epoch
+from vprop.cropmae.loggers import make_sinks
 from vprop.cropmae.masking import num_visible_patches
 from vprop.cropmae.model import SiameseMAE, normalize_uint8
 from vprop.cropmae.runlog import RunLog, end_block, start_block
@@ -207,8 +208,10 @@ class Trainer:
         if env.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.out / "config.json", config.to_json())
+        sinks = (make_sinks(config.logger, self.out, config.to_json(), config.wandb_project)
+                 if env.is_main else [])
         log = self.log = RunLog(self.out, env.is_main, self.total_steps, self.step,
-                                config.progress)
+                                config.progress, sinks)
         if self._resumed_from is not None:
             log.say(f"resumed from {self._resumed_from} at step {self.step}")
         if self._pending_note is not None:
@@ -275,6 +278,7 @@ class Trainer:
                 last_path = self._save(epoch + 1, numbered=True)
             if config.eval_davis and (final or (epoch + 1) % config.eval_every == 0):
                 self._evaluate_davis(log, epoch + 1)
+            self._log_panel(log, epoch + 1, final)
         return last_path, False
 
     def _train_step(self, batches, window: _Window) -> float:
@@ -361,6 +365,17 @@ class Trainer:
                 self.model.train()
         dist_utils.barrier(self.env)
         return last
+
+    def _log_panel(self, log: RunLog, epoch: int, final: bool) -> None:
+        """Send the Fig. 3 panel to the tracker every ``log_images_every`` epochs (rank 0)."""
+        every = self.config.log_images_every
+        if not log.sinks or not every or not (final or epoch % every == 0):
+            return
+        from vprop.cropmae.recon_viz import panel_for_dataset
+
+        log.image("reconstructions", panel_for_dataset(self.model, self.dataset,
+                                                       self.config.recon_count), self.step)
+        self.model.train()
 
     def _evaluate_davis(self, log: RunLog, epoch: int) -> None:
         if self.env.is_main and self.davis_hook is not None:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vprop.propagation.choices import IMAGENET_MEAN, IMAGENET_STD, INPUT_RESIZES
+from vprop.propagation.presets import IMAGENET_MEAN, IMAGENET_STD, INPUT_RESIZES  # noqa: F401
 
 
 def to_model_input(

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from vprop.propagation.choices import NEAREST_METHODS
+from vprop.propagation.presets import NEAREST_METHODS  # noqa: F401
 
 NearestMethod = Literal["opencv", "pil"]
 

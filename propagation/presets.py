@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vprop.errors import VpropError
-from vprop.propagation.choices import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    INPUT_RESIZES,
-    NEAREST_METHODS,
-)
+
+# Torch-free constants of the protocols (frames.py and labels.py import them from here).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_RESIZES = ("float", "uint8")  # resize the float image, or the uint8 image (DINO)
+NEAREST_METHODS = ("opencv", "pil")  # nearest resize of label maps to the frame
 
 FIRST_FRAME_OUTPUTS = ("decoded", "ground-truth")
 

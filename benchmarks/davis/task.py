@@ -22,6 +22,7 @@ from vprop.benchmarks.tasks import (
     done_marker,
     mark_finished,
     run_signature,
+    write_per_frame,
 )
 from vprop.propagation import Preset, decode_labels
 from vprop.safety import check_inside
@@ -181,6 +182,7 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
     scores = score_davis(request.data_root, results_dir, sequences=names, progress=False,
                          score_size=scored_at)
     csv_paths = write_csv_reports(scores, request.out_dir)
+    write_per_frame(request.out_dir, "davis", scores["per_frame"])
     return {
         "global": scores["global"],
         "per_object": scores["per_object"],

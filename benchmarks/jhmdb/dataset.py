@@ -37,6 +37,11 @@ JOINT_NAMES = (
     "right_elbow", "left_elbow", "right_knee", "left_knee", "right_wrist", "left_wrist",
     "right_ankle", "left_ankle",
 )  # the order of pos_img's second axis
+# Bones between the joints above (indices into JOINT_NAMES), for drawing skeletons.
+SKELETON = (
+    (2, 0), (0, 1), (0, 3), (0, 4), (3, 7), (7, 11), (4, 8), (8, 12),
+    (1, 5), (1, 6), (5, 9), (9, 13), (6, 10), (10, 14),
+)
 DEFAULT_LISTS = ("val_list.txt", "testlist_split1.txt", "jhmdb_vallist.txt")
 _OFFICIAL_SPLIT = re.compile(r"^(?P<cls>.+)_test_split\d+\.txt$")
 

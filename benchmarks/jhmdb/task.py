@@ -43,7 +43,13 @@ from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, rea
 from vprop.benchmarks.protocols import JHMDB_INPUT, jhmdb_decode_topk
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tables import write_csv
-from vprop.benchmarks.tasks import EvalRequest, ResumeLog, read_record, run_signature
+from vprop.benchmarks.tasks import (
+    EvalRequest,
+    ResumeLog,
+    read_record,
+    run_signature,
+    write_per_frame,
+)
 from vprop.errors import VpropError
 from vprop.propagation import Preset
 from vprop.safety import check_inside
@@ -140,6 +146,34 @@ def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     }
 
 
+def frame_scores(names: list[str], distances: np.ndarray) -> dict[str, Any]:
+    """Per-frame detail of one clip for the report: headline PCK and per-joint hits.
+
+    Args:
+        names: Frame stems.
+        distances: (T, J) normalised distances (NaN = not scored, see
+            :func:`~vprop.benchmarks.jhmdb.metrics.normalised_distances`).
+
+    Returns:
+        ``{"frames": names, "PCK@0.1": [% of the frame's scored joints within 0.1, None when
+        none is scored], "hit@0.1": [[1 hit, 0 miss, None not scored] per joint], ...}`` for
+        the headline thresholds.
+    """
+    scored = ~np.isnan(distances)
+    out: dict[str, Any] = {"frames": list(names)}
+    for threshold in HEADLINE:
+        hits = np.where(scored, distances, np.inf) <= threshold
+        counts = scored.sum(axis=1)
+        out[pck_key(threshold)] = [
+            100.0 * float(h.sum()) / c if c else None for h, c in zip(hits, counts)
+        ]
+        out[f"hit@{threshold:g}"] = [
+            [int(h) if s else None for h, s in zip(row_h, row_s)]
+            for row_h, row_s in zip(hits, scored)
+        ]
+    return out
+
+
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
     split: Path | None = None, out_dir: Path | None = None,
@@ -153,7 +187,8 @@ def score(
         predictions: Folder of keypoint files.
         sequences: Clips to score (default: the list's).
         split: Split list file.
-        out_dir: Where ``per-clip_results.csv`` / ``per-joint_results.csv`` go (None: none).
+        out_dir: Where ``per-clip_results.csv``, ``per-joint_results.csv`` and the report's
+            ``per_frame.json`` go (None: nowhere).
 
     Returns:
         {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {"frames",
@@ -166,6 +201,7 @@ def score(
     """
     clips = load_clips(Path(data_root), sequences, split)
     per_clip: dict[str, Any] = {}
+    per_frame: dict[str, Any] = {}
     distances = []
     for clip in clips:
         path = Path(predictions) / f"{clip.name}.json"
@@ -176,11 +212,14 @@ def score(
                              f"of {clip.joints.shape[1]} joints)", path)
         clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
         distances.append(clip_distances)
+        per_frame[clip.name] = frame_scores(names, clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),
             "scored_joints": int((~np.isnan(clip_distances)).sum()),
             **_clean(pck_summary(clip_distances)),
         }
+    if out_dir is not None:
+        write_per_frame(Path(out_dir), "jhmdb", per_frame)
     pooled = np.concatenate(distances)  # (sum T, J)
     per_joint = _per_joint(pooled)
     csv_paths = [] if out_dir is None else _write_csvs(Path(out_dir), per_clip, per_joint)

@@ -32,6 +32,7 @@ from vprop.benchmarks.tasks import (
     done_marker,
     mark_finished,
     run_signature,
+    write_per_frame,
 )
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
@@ -100,8 +101,15 @@ def predict_video(
                           palette)
 
 
-def score_video(predictions: Path, video: VipVideo) -> np.ndarray:
+def score_video(predictions: Path, video: VipVideo,
+                frame_miou: list[float | None] | None = None) -> np.ndarray:
     """Confusion matrix of one video over its annotated frames (first included).
+
+    Args:
+        predictions: Folder of per-video prediction folders.
+        video: The video.
+        frame_miou: When given, receives each annotated frame's own mIoU (percent, None when
+            nothing is scored), for the report.
 
     Raises:
         VpropError: A ground-truth id outside 0..19 and 255, or a prediction that is missing
@@ -116,7 +124,10 @@ def score_video(predictions: Path, video: VipVideo) -> np.ndarray:
         pred = resize_ids(torch.from_numpy(pred.copy()), gt.shape, OUTPUT_NEAREST).numpy()
         if pred.max(initial=0) >= NUM_CLASSES:
             raise VpropError(f"prediction holds class id {int(pred.max())}", pred_path)
-        confusion += confusion_matrix(gt, pred)
+        frame_confusion = confusion_matrix(gt, pred)
+        confusion += frame_confusion
+        if frame_miou is not None:
+            frame_miou.append(_percent(mean_iou(frame_confusion)))
     return confusion
 
 
@@ -139,7 +150,8 @@ def score(
         predictions: Folder of per-video prediction folders.
         sequences: Videos to score (default: the list's).
         split: List file.
-        out_dir: Where ``per-class_results.csv`` / ``per-video_results.csv`` go (None: none).
+        out_dir: Where ``per-class_results.csv``, ``per-video_results.csv`` and the report's
+            ``per_frame.json`` go (None: nowhere).
 
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
@@ -153,12 +165,18 @@ def score(
         raise VpropError("predictions folder not found", predictions)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
+    per_frame: dict[str, Any] = {}
     for video in videos:
-        video_confusion = score_video(Path(predictions), video)
+        frame_miou: list[float | None] = []
+        video_confusion = score_video(Path(predictions), video, frame_miou)
+        per_frame[video.name] = {"frames": [label.stem for label in video.annotations],
+                                 "mIoU": frame_miou}
         confusion += video_confusion
         per_video[video.name] = {"scored_frames": len(video.annotations),
                                  "mIoU": _percent(mean_iou(video_confusion))}
     per_class = {name: _percent(v) for name, v in zip(CLASSES, class_iou(confusion))}
+    if out_dir is not None:
+        write_per_frame(Path(out_dir), "vip", per_frame)
     csv_paths = [] if out_dir is None else [
         write_csv(Path(out_dir) / "per-class_results.csv", ("class", "IoU"),
                   list(per_class.items())),

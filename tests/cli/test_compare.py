@@ -32,7 +32,7 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
             "--task", "davis", "--data-root", str(davis), "--sequences", "blackswan",
             "--size", "240x432", "--arch", "vit_test_patch16", "--out", str(out),
             "--no-progress", "--device", "cpu"]
-    result = CliRunner().invoke(main, args)
+    result = CliRunner().invoke(main, [*args, "--report"])
     assert result.exit_code == 0, result.output
     meta, rows = read_table_csv(out / "comparison.csv")
     assert [row["checkpoint"] for row in rows] == ["a_mae.pth", "b_dino.pth"]
@@ -69,6 +69,13 @@ def test_compare_two_checkpoints_writes_side_by_side_table(shared_data, tmp_path
                                f"J-Mean {100 * run['global']['J-Mean']:.1f}")
         assert line.endswith("(reused 0, recomputed 0)")
     assert str(out / "comparison.tex") in end["tables"]
+
+    # --report: the HTML comparison with both hashes and the per-object delta of blackswan_1
+    html = (out / "report" / "index.html").read_text()
+    assert "Comparison: davis (2 runs)" in html and mae[:12] in html and dino[:12] in html
+    objects = [run["per_object"]["blackswan_1"] for run in runs.values()]
+    object_jf = [(o["J-Mean"] + o["F-Mean"]) / 2 for o in objects]
+    assert f'data-v="{object_jf[1] - object_jf[0]}"' in html
 
     # Again, as LaTeX: every run is reused (announced) and the booktabs table is printed.
     again = CliRunner().invoke(main, [*args, "--format", "latex"])

@@ -264,4 +264,5 @@ def test_davis_results_json_records_the_resolved_input_size(davis_train_only, tm
     config = json.loads((out / "results.json").read_text())["config"]
     # crw: native 480x854 floored to the patch (16): 480x848.
     assert config["size"] == [480, 848] and config["size_requested"] is None
-    assert config["size_rule"] == "native resolution floored to the stride"
+    assert config["size_rule"] == ("native resolution (floored to the stride unless the backbone "
+                                   "pads, as CRW's ResNet)")

@@ -107,7 +107,7 @@ def test_unknown_tasks_and_misplaced_options_are_refused_clearly(mini: Path):
     assert result.stderr.strip() == "error: --score-size: only used by --task davis"
     result = _score(mini, mini / "results-reference", "--score-size", "480by880")
     assert result.exit_code == 2
-    assert result.stderr.strip().startswith("error: --score-size: size must look like 480x880")
+    assert result.stderr.strip().startswith("error: --score-size: must look like 480x880")
 
 
 def test_convert_round_trip_scores_identically(mini: Path, tmp_path: Path):

@@ -1,0 +1,1 @@
+"""Figures and the HTML run report: read run folders and draw; never rescore."""
