@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# tests/cli/hostile.py (bad-input helpers, copy_davis) is importable as ``hostile`` everywhere.
+if "hostile" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(
+        "hostile", Path(__file__).parent / "cli" / "hostile.py")
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["hostile"] = _module
+    _spec.loader.exec_module(_module)
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

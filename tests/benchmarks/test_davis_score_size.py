@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hostile import copy_davis
 from PIL import Image
 
 from vprop.cli.main import main
@@ -94,22 +94,9 @@ def test_prepare_refuses_to_write_into_the_source_or_a_non_empty_folder(prepared
     assert not (source / "resized").exists()
 
 
-def _subset(source: Path, dest: Path, frames: dict[str, int]) -> Path:
-    """The first N frames of real sequences in a fresh DAVIS layout (keeps the test short)."""
-    for name, count in frames.items():
-        for kind, suffix in (("JPEGImages", "jpg"), ("Annotations", "png")):
-            target = dest / kind / "480p" / name
-            target.mkdir(parents=True)
-            for index in range(count):
-                shutil.copy(source / kind / "480p" / name / f"{index:05d}.{suffix}", target)
-    (dest / "ImageSets" / "2017").mkdir(parents=True)
-    (dest / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{s}\n" for s in frames))
-    return dest
-
-
 @pytest.mark.usefixtures("one_torch_thread")
 def test_score_size_480x880_equals_the_official_formulas_on_the_prepared_copy(prepared, tmp_path):
-    source = _subset(prepared[0], tmp_path / "DAVIS", {"car-shadow": 12, "train": 4})
+    source = copy_davis(prepared[0], tmp_path, {"car-shadow": 12, "train": 4})
     dest = tmp_path / "DAVIS_480_880"
     result = CliRunner().invoke(main, ["prepare", "davis", "--resize", "480x880", str(source),
                                        str(dest)])

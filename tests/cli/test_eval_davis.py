@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hostile import copy_davis
 from PIL import Image
 
 from vprop.benchmarks.davis.scoring import score_davis
@@ -24,18 +24,8 @@ def _eval(*args: str):
 
 
 def _mini_davis(shared_data: Path, dest: Path, sequences: dict[str, int]) -> Path:
-    """Copy the first N frames of real sequences into a fresh DAVIS layout."""
-    source = shared_data / "davis-mini" / "DAVIS"
-    root = dest / "DAVIS"
-    for name, frames in sequences.items():
-        for kind, suffix in (("JPEGImages", "jpg"), ("Annotations", "png")):
-            target = root / kind / "480p" / name
-            target.mkdir(parents=True)
-            for index in range(frames):
-                shutil.copy(source / kind / "480p" / name / f"{index:05d}.{suffix}", target)
-    (root / "ImageSets" / "2017").mkdir(parents=True)
-    (root / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{s}\n" for s in sequences))
-    return root
+    """The first N frames of real sequences in a fresh DAVIS layout under ``dest``."""
+    return copy_davis(shared_data / "davis-mini" / "DAVIS", dest, sequences)
 
 
 def test_real_blackswan_with_tiny_vit_writes_official_outputs(shared_data, tmp_path):
