@@ -5,11 +5,10 @@ from vprop.checkpoints.registry import (
     ALIASES,
     ArchInfo,
     arch_info,
-    arch_spec,
     create_backbone,
     create_vit,
     list_archs,
 )
 
-__all__ = ["ALIASES", "ArchInfo", "FeatureExtractor", "ViTFeatures", "arch_info", "arch_spec",
+__all__ = ["ALIASES", "ArchInfo", "FeatureExtractor", "ViTFeatures", "arch_info",
            "create_backbone", "create_vit", "list_archs", "load_backbone"]

@@ -69,7 +69,8 @@ class LoadReport:
 
 
 @functools.lru_cache(maxsize=64)
-def _alias_shapes(name: str) -> dict[str, tuple[int, ...]]:
+def _meta_shapes(name: str) -> dict[str, tuple[int, ...]]:
+    """Key -> shape of a backbone's state dict (meta device), built once per name."""
     return meta_state_shapes(name)
 
 
@@ -77,7 +78,7 @@ def infer_arch(state: dict[str, torch.Tensor]) -> str | None:
     """The first vprop alias whose tensors (names and shapes; pos_embed grid aside) match."""
     shapes = {k: tuple(v.shape) for k, v in state.items() if k != "pos_embed"}
     for name in ALIASES:
-        expected = {k: v for k, v in _alias_shapes(name).items() if k != "pos_embed"}
+        expected = {k: v for k, v in _meta_shapes(name).items() if k != "pos_embed"}
         if expected == shapes:
             return name
     return None
@@ -102,7 +103,7 @@ def _check_patch_embed(state: dict[str, torch.Tensor], arch: str) -> None:
 def _pos_embed_grid(state: dict[str, torch.Tensor], arch: str) -> tuple[int, int] | None:
     """Grid of the checkpoint's position embedding; ``None`` when the arch has none."""
     info = arch_info(arch)
-    expected = meta_state_shapes(arch).get("pos_embed")
+    expected = _meta_shapes(arch).get("pos_embed")
     if expected is None:
         return None
     prefix = expected[1] - info.grid_size ** 2  # class/register tokens inside pos_embed

@@ -115,12 +115,6 @@ def resolve(name: str) -> tuple[str, dict[str, Any]]:
                      f"nor a timm model (`vprop models --timm '*vit*'` lists them){hint}")
 
 
-def canonical_name(name: str) -> str:
-    """Return ``name`` if it resolves (alias or timm model), else raise :class:`VpropError`."""
-    resolve(name)
-    return name
-
-
 def create_backbone(name: str, **kwargs: Any) -> torch.nn.Module:
     """Build a randomly initialised timm backbone without a classifier (nothing downloaded).
 
@@ -201,11 +195,6 @@ def arch_info(name: str) -> ArchInfo:
     with torch.device("meta"):
         model = create_backbone(name)
     return info_from_model(name, model)
-
-
-def arch_spec(name: str) -> ArchInfo:
-    """Alias of :func:`arch_info` (the name older vprop code used)."""
-    return arch_info(name)
 
 
 def meta_state_shapes(name: str, **kwargs: Any) -> dict[str, tuple[int, ...]]:
