@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vprop.errors import VpropError
+from vprop.propagation.presets import SCREEN_FACTOR
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 AFFINITY_MODES = ("exact", "screened")
@@ -26,7 +27,8 @@ class EngineSettings:
         feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
         autocast: Backbone autocast dtype name or ``None`` for full precision.
         affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
-            candidates on bfloat16 copies and re-scores the best 3 x top-k in float32
+            candidates on bfloat16 copies and re-scores the best
+            :data:`~vprop.propagation.presets.SCREEN_FACTOR` x top-k in float32
             (see :mod:`vprop.propagation.affinity`).
         progress: Show per-frame progress bars.
     """
@@ -44,10 +46,17 @@ class EngineSettings:
                 f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
             )
 
-    def signature(self) -> dict[str, str | None]:
-        """The settings that can change predictions (for resume signatures)."""
-        return {"feature_dtype": self.feature_dtype, "autocast": self.autocast,
-                "affinity": self.affinity}
+    def signature(self) -> dict[str, str | int | None]:
+        """The settings that can change predictions (for resume signatures).
+
+        ``screen_factor`` is recorded for screened affinities only: exact ones do not use it.
+        """
+        signature: dict[str, str | int | None] = {
+            "feature_dtype": self.feature_dtype, "autocast": self.autocast,
+            "affinity": self.affinity}
+        if self.affinity == "screened":
+            signature["screen_factor"] = SCREEN_FACTOR
+        return signature
 
     def torch_device(self) -> Any:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""

@@ -15,7 +15,7 @@ from vprop.benchmarks.summary import end_summary, start_summary
 from vprop.benchmarks.tables import FORMATS, render, results_table, write_all
 from vprop.benchmarks.tasks import TASK_MODULES, EvalRequest, get_task
 from vprop.errors import VpropError
-from vprop.propagation.presets import PRESETS, get_preset
+from vprop.propagation.presets import PRESETS, SCREEN_FACTOR, get_preset
 from vprop.safety import (
     NON_NEGATIVE,
     POSITIVE,
@@ -93,7 +93,8 @@ propagation_options = _compose(
     click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
                  show_default=True,
                  help="exact: score every candidate in float32. screened: rank candidates on "
-                      "bfloat16 copies, re-score the best 3 x top-k in float32 (faster).",),
+                      f"bfloat16 copies, re-score the best {SCREEN_FACTOR} x top-k in float32 "
+                      "(faster).",),
     click.option("--no-progress", is_flag=True, help="Hide progress bars."),
 )
 

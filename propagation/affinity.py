@@ -23,14 +23,62 @@ Screening (optional): the candidates can be scored with low-precision copies of 
 relative to ``cos - 1``, near zero for good matches). The best ``candidates`` of that screen are
 re-scored exactly in float32 and the top-k is taken among them, so the weights and labels are
 always float32; only which candidates enter the re-scoring is decided in low precision.
+``candidates`` is :data:`~vprop.propagation.presets.SCREEN_FACTOR` times the top-k.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 SCREEN_DTYPE = torch.bfloat16
+
+
+class FirstFrameCopies(NamedTuple):
+    """How many times frame 0 (context slot 0) stands in the expanded candidate multiset.
+
+    Attributes:
+        free: Copies every query may attend to, whatever the distance (long-term memory).
+        restricted: Copies limited to the radius (queue padding, and the long-term copy when
+            the preset restricts it).
+    """
+
+    free: int
+    restricted: int
+
+
+class Rescore(NamedTuple):
+    """Screening only: the float32 features the screened candidates are re-scored with.
+
+    Attributes:
+        query: (n, D) float32 query features of the chunk.
+        keys: (E, M, D) float32 context features.
+        keep: Candidates returned after the exact re-ranking (the preset's top-k).
+    """
+
+    query: torch.Tensor
+    keys: torch.Tensor
+    keep: int
+
+
+class Candidates(NamedTuple):
+    """The best distinct candidates of a set of queries.
+
+    Attributes:
+        values: (n, K) affinities, sorted descending (-inf: outside the radius / padding).
+        ids: (n, K) candidate ids ``slot * M + cell``.
+    """
+
+    values: torch.Tensor
+    ids: torch.Tensor
+
+    @staticmethod
+    def cat(chunks: list[Candidates]) -> Candidates:
+        """Stack the candidates of consecutive query chunks (rows in chunk order)."""
+        return Candidates(torch.cat([chunk.values for chunk in chunks]),
+                          torch.cat([chunk.ids for chunk in chunks]))
 
 
 def screen_features(features: torch.Tensor, offset: float) -> torch.Tensor:
@@ -92,8 +140,8 @@ def band_candidates(
     band: slice,
     bias: torch.Tensor,
     count: int,
-    rescore: tuple[torch.Tensor, torch.Tensor, int] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    rescore: Rescore | None = None,
+) -> Candidates:
     """The ``count`` best-scoring distinct candidates of a chunk of query cells.
 
     Args:
@@ -104,12 +152,11 @@ def band_candidates(
         band: Contiguous context cells that can be in the neighbourhood of a query of the chunk.
         bias: (n, B) additive mask of the band (see :func:`band_bias`), in the scoring dtype.
         count: Candidates kept per query.
-        rescore: Screening only: ``(query, keys, k)`` float32 features; the ``count``
-            screened candidates are re-scored exactly with them and the best ``k`` returned.
+        rescore: Screening only: the ``count`` screened candidates are re-scored exactly with
+            these float32 features and the best ``rescore.keep`` returned.
 
     Returns:
-        (n, count) or (n, k) affinities, sorted descending (-inf: outside the radius), and the
-        candidate ids ``slot * M + cell``.
+        (n, count) or (n, keep) candidates, best first.
     """
     cells, band_width = keys.shape[1], band.stop - band.start
     scores, free_width = _score_candidates(query, keys, first_free, band, bias)
@@ -124,24 +171,24 @@ def band_candidates(
                      + band.start + restricted_pos % band_width)
     candidate = torch.where(flat < free_width, flat, restricted_id)
     if rescore is None:
-        return values, candidate
-    exact_query, exact_keys, keep = rescore  # exact float32 affinities, re-ranked
+        return Candidates(values, candidate)
+    return _rescored(Candidates(values, candidate), Rescore(*rescore))
+
+
+def _rescored(screened: Candidates, rescore: Rescore) -> Candidates:
+    """Exact float32 affinities of screened candidates, re-ranked; the best ``keep`` kept."""
     # F.embedding is a far faster row gather than index_select/indexing on CPU.
-    picked = F.embedding(candidate, exact_keys.flatten(0, 1))  # (n, count, D)
-    exact = (picked.float() * exact_query.float().unsqueeze(1)).sum(-1)  # (n, count)
-    exact.masked_fill_(values.isneginf(), float("-inf"))  # outside the radius / padding
-    values, order = exact.topk(min(keep, count), dim=1)  # (n, k) sorted
-    return values, candidate.gather(1, order)
+    picked = F.embedding(screened.ids, rescore.keys.flatten(0, 1))  # (n, count, D)
+    exact = (picked.float() * rescore.query.float().unsqueeze(1)).sum(-1)  # (n, count)
+    exact.masked_fill_(screened.values.isneginf(), float("-inf"))  # outside radius / padding
+    values, order = exact.topk(min(rescore.keep, exact.shape[1]), dim=1)  # (n, k) sorted
+    return Candidates(values, screened.ids.gather(1, order))
 
 
 def transfer_labels(
-    query: torch.Tensor,
-    keys: torch.Tensor,
+    candidates: Candidates,
     labels: torch.Tensor,
-    values: torch.Tensor,
-    candidate: torch.Tensor,
-    first_free: int,
-    first_restricted: int,
+    copies: FirstFrameCopies,
     inradius: torch.Tensor,
     topk: int,
     temperature: float,
@@ -149,13 +196,10 @@ def transfer_labels(
     """Soft labels of query cells from their best candidates, counting frame-0 copies.
 
     Args:
-        query: (n, D) L2-normalised features of the query cells.
-        keys: (E, M, D) L2-normalised features of the E distinct context frames, slot 0 = frame 0.
-        labels: (E, M, C) soft labels of the context cells.
-        values: (n, K) exact affinities from :func:`band_candidates`, sorted descending.
-        candidate: (n, K) candidate ids ``slot * M + cell``.
-        first_free: Copies of frame 0 that ignore the radius (long-term memory).
-        first_restricted: Copies of frame 0 restricted by the radius (queue padding).
+        candidates: (n, K) exact affinities, sorted descending, and their ids (from
+            :func:`band_candidates`).
+        labels: (E, M, C) soft labels of the E distinct context frames, slot 0 = frame 0.
+        copies: Multiplicity of frame 0 (every other slot is one restricted copy).
         inradius: (n, M) bool, whether context cell j lies in the neighbourhood of query i.
         topk: Number of (expanded) candidates kept per query.
         temperature: Softmax temperature on the cosine affinities.
@@ -163,13 +207,13 @@ def transfer_labels(
     Returns:
         (n, C) soft labels, each row a convex combination of context labels.
     """
-    cells = keys.shape[1]
-    slot_of, cell_of = candidate // cells, candidate % cells
-    free = torch.zeros(keys.shape[0], dtype=torch.long, device=query.device)
-    restricted = torch.ones(keys.shape[0], dtype=torch.long, device=query.device)
-    free[0], restricted[0] = first_free, first_restricted
+    slots, cells = labels.shape[:2]
+    slot_of, cell_of = candidates.ids // cells, candidates.ids % cells
+    free = torch.zeros(slots, dtype=torch.long, device=labels.device)
+    restricted = torch.ones(slots, dtype=torch.long, device=labels.device)
+    free[0], restricted[0] = copies.free, copies.restricted
     multiplicity = free[slot_of] + restricted[slot_of] * inradius.gather(1, cell_of)  # (n, K)
-    values = values.float()
+    values = candidates.values.float()
 
     taken_before = multiplicity.cumsum(dim=1) - multiplicity
     count = (topk - taken_before).clamp(min=0).minimum(multiplicity)  # (n, k) copies kept
@@ -177,5 +221,5 @@ def transfer_labels(
     weights = count * logits.exp()
     weights = weights / weights.sum(dim=1, keepdim=True)  # (n, k)
 
-    picked = F.embedding(candidate, labels.flatten(0, 1))  # (n, k, C)
+    picked = F.embedding(candidates.ids, labels.flatten(0, 1))  # (n, k, C)
     return (weights.unsqueeze(-1) * picked).sum(dim=1)  # (n, C)

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from vprop.propagation.presets import IMAGENET_MEAN, IMAGENET_STD, INPUT_RESIZES  # noqa: F401
+from vprop.timing import stage
 
 
 def to_model_input(
@@ -81,7 +82,8 @@ def stream_features(
         with torch.inference_mode(), torch.autocast(
             device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
         ):
-            feats = extractor(images)
+            with stage("backbone", device):
+                feats = extractor(images)
         feats = F.normalize(feats.float(), dim=1).to(dtype)  # re-normalise after autocast
         batch.clear()
         yield from feats

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vprop.propagation.presets import NEAREST_METHODS  # noqa: F401
+from vprop.timing import stage
 
 NearestMethod = Literal["opencv", "pil"]
 
@@ -102,14 +103,17 @@ def decode_labels(
         nearest: Library of the final nearest resize (:func:`resize_ids`).
 
     Returns:
-        (height, width) long tensor of channel indices.
+        (height, width) long tensor of channel indices, on the host: the upsampling and the
+        argmax run where ``soft`` lives (e.g. the GPU); only the label map is copied back.
     """
-    up = F.interpolate(soft[None].float(), size=input_size, mode="bilinear", align_corners=False)[0]
-    if minmax:
-        flat = up.flatten(1)
-        low, high = flat.min(dim=1).values, flat.max(dim=1).values
-        up = (up - low[:, None, None]) / (high - low).clamp(min=1e-12)[:, None, None]
-    return resize_ids(channel_argmax(up), output_size, nearest)
+    with stage("upsample", soft.device):
+        up = F.interpolate(soft[None].float(), size=input_size, mode="bilinear",
+                           align_corners=False)[0]
+        if minmax:
+            flat = up.flatten(1)
+            low, high = flat.min(dim=1).values, flat.max(dim=1).values
+            up = (up - low[:, None, None]) / (high - low).clamp(min=1e-12)[:, None, None]
+        return resize_ids(channel_argmax(up).cpu(), output_size, nearest)
 
 
 def channel_argmax(maps: torch.Tensor) -> torch.Tensor:

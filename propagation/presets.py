@@ -19,6 +19,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_RESIZES = ("float", "uint8")  # resize the float image, or the uint8 image (DINO)
 NEAREST_METHODS = ("opencv", "pil")  # nearest resize of label maps to the frame
+# Screened affinities re-score this many times top-k candidates per query exactly (engine and
+# resume signature read it from here).
+SCREEN_FACTOR = 3
 
 FIRST_FRAME_OUTPUTS = ("decoded", "ground-truth")
 

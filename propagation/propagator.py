@@ -13,18 +13,52 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import torch
 
 from vprop.errors import VpropError
 from vprop.propagation.affinity import (
+    SCREEN_DTYPE,
+    Candidates,
+    Rescore,
     band_bias,
     band_candidates,
     screen_features,
     transfer_labels,
 )
+from vprop.propagation.context import ContextBuffer
 from vprop.propagation.neighbourhood import neighbourhood_mask
-from vprop.propagation.presets import Preset
+from vprop.propagation.presets import SCREEN_FACTOR, Preset
+from vprop.timing import stage
+
+
+class Band(NamedTuple):
+    """A chunk of query cells and the context cells within the radius of any of them.
+
+    Attributes:
+        queries: Query cells of the chunk (a range of column-major cells).
+        cells: Context cells that can lie within the radius of one of its queries.
+        bias: (n, B) additive mask on ``cells``: 0 inside the radius, -inf outside.
+    """
+
+    queries: slice
+    cells: slice
+    bias: torch.Tensor
+
+
+class Grid(NamedTuple):
+    """Loop invariants of one video: its feature grid, neighbourhoods and bands.
+
+    Attributes:
+        shape: (D, h, w) of every feature map.
+        inradius: (M, M) bool neighbourhood mask, column-major cells.
+        bands: Query chunks covering the grid in cell order.
+    """
+
+    shape: tuple[int, int, int]
+    inradius: torch.Tensor
+    bands: list[Band]
 
 
 class LabelPropagator:
@@ -40,7 +74,8 @@ class LabelPropagator:
     """
 
     def __init__(
-        self, preset: Preset, band_columns: int = 8, screen: bool = False, screen_factor: int = 3
+        self, preset: Preset, band_columns: int = 8, screen: bool = False,
+        screen_factor: int = SCREEN_FACTOR,
     ) -> None:
         if screen_factor < 1:
             raise VpropError(f"screen_factor must be >= 1, got {screen_factor}")
@@ -65,6 +100,63 @@ class LabelPropagator:
             bands.append((slice(start * height, stop * height), slice(low * height, high * height)))
         return bands
 
+    def grid(self, first: torch.Tensor) -> Grid:
+        """The loop invariants of a video whose frame 0 has (D, h, w) features ``first``."""
+        _, height, width = first.shape
+        # Column-major cells: the mask of the transposed grid (both shapes are symmetric).
+        inradius = neighbourhood_mask(width, height, self.preset.radius, self.preset.shape,
+                                      first.device)
+        dtype = SCREEN_DTYPE if self.screen else first.dtype  # the scoring dtype
+        bands = [Band(queries, cells, band_bias(inradius[queries], cells, dtype))
+                 for queries, cells in self._bands(height, width)]
+        return Grid(tuple(first.shape), inradius, bands)
+
+    def start(self, first: torch.Tensor, first_labels: torch.Tensor) -> ContextBuffer:
+        """A context buffer holding frame 0's (D, h, w) features and (C, h, w) soft labels."""
+        if first_labels.shape[1:] != first.shape[1:]:
+            raise VpropError(
+                f"label grid {tuple(first_labels.shape[1:])} does not match the feature grid "
+                f"{tuple(first.shape[1:])}"
+            )
+        preset = self.preset
+        labels = column_major(first_labels.to(first.device, torch.float32))
+        return ContextBuffer(column_major(first), labels, preset.context, preset.pad_start,
+                             preset.restrict_first, self.screen)
+
+    def step(self, context: ContextBuffer, grid: Grid, feature: torch.Tensor) -> torch.Tensor:
+        """Predict one frame from the context, then push the prediction into it.
+
+        Args:
+            context: The video's buffer (from :meth:`start`); updated in place.
+            grid: The video's loop invariants (from :meth:`grid`).
+            feature: (D, h, w) L2-normalised features of the frame.
+
+        Returns:
+            (C, h, w) float32 soft labels of the frame.
+        """
+        if tuple(feature.shape) != grid.shape:
+            raise VpropError(f"feature map shape {tuple(feature.shape)} differs from frame 0's "
+                             f"{grid.shape}")
+        active, copies = context.active, context.first_copies()
+        query = column_major(feature)  # (M, D)
+        keys, scored_query, scored_keys = context.keys[:active], query, context.keys[:active]
+        if context.screen_keys is not None:
+            scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
+            scored_keys = context.screen_keys[:active]
+        kept = max(self.candidates, self.preset.topk) if self.screen else self.preset.topk
+        chunks = [
+            band_candidates(scored_query[band.queries], scored_keys, copies.free, band.cells,
+                            band.bias, kept,
+                            rescore=Rescore(query[band.queries], keys, self.preset.topk)
+                            if self.screen else None)
+            for band in grid.bands
+        ]  # column-major chunks cover the cells in order
+        prediction = transfer_labels(Candidates.cat(chunks), context.labels[:active], copies,
+                                     grid.inradius, self.preset.topk, self.preset.temperature)
+        context.push(query, prediction, scored_query if self.screen else None)
+        _, height, width = grid.shape
+        return prediction.T.reshape(-1, width, height).transpose(1, 2)
+
     def run(
         self, features: Iterable[torch.Tensor], first_labels: torch.Tensor
     ) -> Iterator[torch.Tensor]:
@@ -78,87 +170,20 @@ class LabelPropagator:
         Yields:
             (C, h, w) float32 soft labels per frame; frame 0 yields ``first_labels`` itself.
         """
-        preset = self.preset
         stream = iter(features)
         try:
             first = next(stream)  # (D, h, w)
         except StopIteration:
             return
-        dim, height, width = first.shape
-        classes = first_labels.shape[0]
-        if first_labels.shape[1:] != first.shape[1:]:
-            raise VpropError(
-                f"label grid {tuple(first_labels.shape[1:])} does not match the feature grid "
-                f"{tuple(first.shape[1:])}"
-            )
-        device, cells = first.device, height * width
-        slots = preset.context + 1
-        # Ring buffer: slot 0 is frame 0 (ground truth), slots 1.. hold recent predictions.
-        keys = torch.empty(slots, cells, dim, dtype=first.dtype, device=device)  # (S, M, D)
-        labels = torch.zeros(slots, cells, classes, dtype=torch.float32, device=device)
-        keys[0] = _column_major(first)
-        labels[0] = _column_major(first_labels.to(device, torch.float32))
-        screen_keys = None
-        if self.screen:  # (S, M, D + 1) bfloat16 ranking copies
-            screen_keys = screen_features(keys.new_zeros(slots, cells, dim).float(), -1.0)
-            screen_keys[0] = screen_features(keys[0].float(), -1.0)
-        # Column-major cells: the mask of the transposed grid (both shapes are symmetric).
-        inradius = neighbourhood_mask(width, height, preset.radius, preset.shape, device)
-        score_dtype = screen_keys.dtype if self.screen else keys.dtype
-        bands = [
-            (queries, band, band_bias(inradius[queries], band, score_dtype))
-            for queries, band in self._bands(height, width)
-        ]
-
-        kept = max(self.candidates, preset.topk) if self.screen else preset.topk  # per query
-        first_copies = preset.context if preset.pad_start else 0  # frame-0 copies in the queue
-        filled = 0  # prediction slots in use
-        write = 1  # next prediction slot to overwrite
+        context = self.start(first, first_labels)
+        grid = self.grid(first)
         yield first_labels.to(torch.float32)
         for feature in stream:
-            if feature.shape != first.shape:
-                raise VpropError(
-                    f"feature map shape {tuple(feature.shape)} differs from frame 0's "
-                    f"{tuple(first.shape)}"
-                )
-            active = 1 + filled
-            # Frame 0: the long-term memory copy plus its padded copies in the queue.
-            first_free = 0 if preset.restrict_first else 1
-            first_restricted = first_copies + (1 if preset.restrict_first else 0)
-            query = _column_major(feature)  # (M, D)
-            scored_query, scored_keys = query, keys[:active]
-            if screen_keys is not None:
-                scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
-                scored_keys = screen_keys[:active]
-            chunks = [
-                band_candidates(
-                    scored_query[queries], scored_keys, first_free, band, bias, kept,
-                    rescore=(query[queries], keys[:active], preset.topk) if self.screen else None,
-                )
-                for queries, band, bias in bands
-            ]  # column-major chunks cover the cells in order
-            prediction = transfer_labels(
-                query, keys[:active], labels[:active],
-                torch.cat([values for values, _ in chunks]),
-                torch.cat([candidate for _, candidate in chunks]),
-                first_free, first_restricted, inradius, preset.topk, preset.temperature,
-            )  # (M, C), column-major
-            yield prediction.T.reshape(classes, width, height).transpose(1, 2)
-
-            if preset.context == 0:
-                continue
-            # The new prediction joins the queue; the oldest entry (a frame-0 copy first) leaves.
-            if first_copies > 0:
-                first_copies -= 1
-            if filled + first_copies < preset.context:
-                filled += 1
-            keys[write] = query
-            labels[write] = prediction
-            if screen_keys is not None:
-                screen_keys[write, :, :-1] = scored_query[:, :-1]  # keep the -1 column
-            write = write + 1 if write < preset.context else 1
+            with stage("propagation", first.device):
+                prediction = self.step(context, grid, feature)
+            yield prediction
 
 
-def _column_major(grid: torch.Tensor) -> torch.Tensor:
+def column_major(grid: torch.Tensor) -> torch.Tensor:
     """(X, h, w) map -> (w * h, X) rows in column-major cell order."""
     return grid.permute(2, 1, 0).reshape(-1, grid.shape[0])

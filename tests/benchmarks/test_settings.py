@@ -23,3 +23,11 @@ def test_bf16_warning_only_for_bf16_work_on_a_cpu_without_it(monkeypatch):
     assert "--amp and --feature-dtype bfloat16" in both
     monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda: True)
     assert bf16_warning(amp, "cpu") is None
+
+
+def test_screen_factor_is_in_the_resume_signature_of_screened_runs(monkeypatch):
+    exact, screened = EngineSettings(affinity="exact"), EngineSettings(affinity="screened")
+    assert "screen_factor" not in exact.signature()  # exact affinities never use it
+    assert screened.signature()["screen_factor"] == 3
+    monkeypatch.setattr(settings, "SCREEN_FACTOR", 5)  # another factor: another signature
+    assert screened.signature()["screen_factor"] == 5

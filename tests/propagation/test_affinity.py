@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from vprop.errors import VpropError
 from vprop.propagation import LabelPropagator, get_preset
 from vprop.propagation.affinity import (
+    Candidates,
+    FirstFrameCopies,
     band_bias,
     band_candidates,
     screen_features,
@@ -60,8 +62,9 @@ def test_rescoring_fixes_orderings_that_bfloat16_gets_wrong():
         screen_features(query, 1.0), screen_features(keys, -1.0), first_free=1, band=band,
         bias=band_bias(inradius, band, torch.bfloat16), count=cells, rescore=(query, keys, 1),
     )
-    out = transfer_labels(query, keys, labels, values, candidate, first_free=1,
-                          first_restricted=0, inradius=inradius, topk=1, temperature=0.7)
+    out = transfer_labels(Candidates(values, candidate), labels,
+                          FirstFrameCopies(free=1, restricted=0), inradius=inradius, topk=1,
+                          temperature=0.7)
     assert out[0].argmax() == exact.argmax()
     assert out[0].max() == 1.0
 
