@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from vprop.benchmarks.background import OutputPool
 from vprop.benchmarks.davis import synthetic
 from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
 from vprop.benchmarks.davis.scoring import resize_ground_truth, score_davis
@@ -26,6 +28,7 @@ from vprop.benchmarks.tasks import (
 )
 from vprop.propagation import Preset, decode_labels
 from vprop.safety import check_inside
+from vprop.timing import stage
 
 VOID = 255
 
@@ -129,15 +132,21 @@ def predict_sequence(
         total=len(names), desc=sequence.name, unit="frame", leave=False,
         disable=not request.settings.progress,
     )
-    for index, (name, soft) in enumerate(zip(names, soft_maps)):
-        if index == 0 and preset.first_frame_output == "ground-truth":
+
+
+    def output(path: Path, soft: torch.Tensor | None) -> None:  # runs on an output thread
+        if soft is None:
             written = resize_ground_truth(first, out_size)
-        else:
-            channel = decode_labels(soft.cpu(), size, out_size, minmax=preset.minmax_output,
-                                    nearest=preset.nearest)
-            written = values[channel.numpy()]
-        write_indexed_png(out_dir / f"{name}.png", written, palette)
-        bar.update()
+        else:  # upsample + argmax where soft lives (the device); the label map comes back
+            written = values[decode_labels(soft, size, out_size, minmax=preset.minmax_output,
+                                           nearest=preset.nearest).numpy()]
+        write_indexed_png(path, written, palette)
+
+    with OutputPool() as pool:
+        for index, (name, soft) in enumerate(zip(names, soft_maps)):
+            ground_truth = index == 0 and preset.first_frame_output == "ground-truth"
+            pool.submit(partial(output, out_dir / f"{name}.png", None if ground_truth else soft))
+            bar.update()
     bar.close()
     return len(names)
 
@@ -179,8 +188,9 @@ def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
         record = resume.finished(sequence.name, frames, time.perf_counter() - start)
         mark_finished(marker, signature, outputs, **record)
     names = [sequence.name for sequence in sequences]
-    scores = score_davis(request.data_root, results_dir, sequences=names, progress=False,
-                         score_size=scored_at)
+    with stage("scoring"):
+        scores = score_davis(request.data_root, results_dir, sequences=names, progress=False,
+                             score_size=scored_at)
     csv_paths = write_csv_reports(scores, request.out_dir)
     write_per_frame(request.out_dir, "davis", scores["per_frame"])
     return {

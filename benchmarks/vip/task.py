@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from vprop.benchmarks.background import OutputPool
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
 from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
@@ -91,14 +93,19 @@ def predict_video(
     grid = feature_grid(input_size, feature_stride(extractor), pads_input(extractor))
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
                                 grid, settings, video.frames, video.name)
-    for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
-                            desc=video.name, unit="frame", leave=False,
-                            disable=not settings.progress):
+
+
+    def output(path: Path, soft: torch.Tensor) -> None:  # runs on an output thread
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
                                nearest=OUTPUT_NEAREST)  # (H, W) channels
-        ids = channels_to_ids(argmax, classes)
-        write_indexed_png(out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png", ids,
-                          palette)
+        write_indexed_png(path, channels_to_ids(argmax, classes), palette)
+
+    with OutputPool() as pool:
+        for frame, soft in tqdm(zip(video.frames, soft_maps), total=len(video.frames),
+                                desc=video.name, unit="frame", leave=False,
+                                disable=not settings.progress):
+            pool.submit(partial(output, out_dir / PREDICTIONS_DIR / video.name /
+                                f"{frame.stem}.png", soft))
 
 
 def score_video(predictions: Path, video: VipVideo,
