@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vprop.errors import VpropError
+from vprop.timing import stage
 from vprop.utils import atomic_write_bytes
 
 
@@ -73,13 +74,14 @@ def write_indexed_png(path: str | Path, labels: np.ndarray, palette: list[int] |
         palette: Flat RGB palette to embed (e.g. copied from the ground truth); the
             DAVIS palette is used when ``None``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
-    image.putpalette(palette if palette is not None else davis_palette())
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    with stage("png"):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = Image.fromarray(np.asarray(labels, dtype=np.uint8), mode="P")
+        image.putpalette(palette if palette is not None else davis_palette())
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        atomic_write_bytes(path, buffer.getvalue())
 
 
 def davis_palette() -> list[int]:

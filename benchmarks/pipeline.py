@@ -25,6 +25,7 @@ from vprop.propagation import (
     stream_features,
     to_model_input,
 )
+from vprop.timing import stage
 
 __all__ = ["AFFINITY_MODES", "EngineSettings", "prefetch", "propagate_grid_labels",
            "propagate_video", "read_frames"]
@@ -37,7 +38,8 @@ def read_frames(paths: Sequence[Path], size: tuple[int, int]) -> Iterator[np.nda
         VpropError: A frame is unreadable or of another size, naming the file.
     """
     for path in paths:
-        frame = read_rgb(path)
+        with stage("decode"):
+            frame = read_rgb(path)
         if frame.shape[:2] != tuple(size):
             raise VpropError(
                 f"frame is {frame.shape[1]}x{frame.shape[0]}, expected {size[1]}x{size[0]} "
@@ -86,6 +88,15 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
         stop.set()
 
 
+def _model_inputs(frames: Iterable[np.ndarray], input_size: tuple[int, int],
+                  preset: Preset) -> Iterator[torch.Tensor]:
+    """Backbone inputs of RGB frames (timed as the ``resize`` stage)."""
+    for frame in frames:
+        with stage("resize"):
+            image = to_model_input(frame, input_size, preset.mean, preset.std, preset.input_resize)
+        yield image
+
+
 def propagate_grid_labels(
     extractor: Callable[[torch.Tensor], torch.Tensor],
     frames: Iterable[np.ndarray],
@@ -119,10 +130,7 @@ def propagate_grid_labels(
     device = settings.torch_device()
     if frame_paths is not None:
         extractor = FiniteFeatures(extractor, frame_paths, name)
-    inputs = prefetch(
-        to_model_input(frame, input_size, preset.mean, preset.std, preset.input_resize)
-        for frame in frames
-    )
+    inputs = prefetch(_model_inputs(frames, input_size, preset))
     features = stream_features(
         extractor,
         inputs,

@@ -1,8 +1,15 @@
-"""Speed and memory of `vprop eval`: frames/s, backbone vs the rest, peak memory vs video length.
+"""Speed and memory of `vprop eval`: where the time goes, and how far from the backbone alone.
 
 Each measurement runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``)
-or peak CUDA memory belongs to that run alone. The backbone's share of wall time is measured by
-timing the extractor's forward passes (synchronised on CUDA) inside the real DAVIS task.
+or peak CUDA memory belongs to that run alone. Inside it:
+
+* **backbone alone**: the run's frames are decoded and preprocessed first (untimed), then only
+  the extractor's forward passes over them, batch by batch as the engine does, are timed;
+* **end to end**: the real DAVIS task (decode, backbone, propagation, upsample/argmax, PNG
+  write, scoring) with a :class:`~vprop.timing.StageTimer` installed, which reports the busy
+  seconds of every stage (CUDA-synchronised per stage; stages running on background threads
+  overlap, so they can add up to more than the wall time);
+* ``ratio_to_backbone``: end-to-end wall time / backbone-alone time (1.0 is the limit).
 """
 
 from __future__ import annotations
@@ -18,65 +25,105 @@ from typing import Any
 
 import torch
 
-from vprop.benchmarks.pipeline import EngineSettings
+from vprop.benchmarks.pipeline import EngineSettings, read_frames
 from vprop.benchmarks.sizes import feature_stride, pads_input
 from vprop.benchmarks.tasks import EvalRequest, get_task
-from vprop.propagation import get_preset
+from vprop.propagation import get_preset, to_model_input
+from vprop.timing import StageTimer, recording
 
 
-class TimedExtractor(torch.nn.Module):
-    """Wraps a feature extractor and accumulates the time spent in its forward passes."""
+def backbone_alone(extractor: torch.nn.Module, request: EvalRequest) -> dict[str, Any]:
+    """Time only the backbone's forward passes over the frames the DAVIS task would read.
 
-    def __init__(self, extractor: torch.nn.Module) -> None:
-        super().__init__()
-        self.extractor = extractor
-        self.stride = feature_stride(extractor)
-        self.patch_size = self.stride  # older name of the stride
-        self.pads_input = pads_input(extractor)  # probed here, outside the timed forward
-        self.seconds = 0.0
-        self.frames = 0
+    Each batch is decoded and resized outside the timed window (one batch in memory at a time);
+    one untimed batch warms the backbone up. Forward passes use the run's batch size, device and
+    autocast dtype.
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W) -> (B, D, h, w)
-        """Run the wrapped extractor, timing it (CUDA-synchronised)."""
-        if images.is_cuda:
-            torch.cuda.synchronize(images.device)
+    Returns:
+        ``{"frames", "seconds"}``.
+    """
+    from vprop.benchmarks.davis.dataset import load_sequences
+
+    task, settings, preset = get_task("davis"), request.settings, request.preset
+    device, autocast = settings.torch_device(), settings.dtype(settings.autocast)
+    stride, pads = feature_stride(extractor), pads_input(extractor)
+
+    def forward(images: torch.Tensor) -> float:
         start = time.perf_counter()
-        features = self.extractor(images)
-        if features.is_cuda:
-            torch.cuda.synchronize(features.device)
-        self.seconds += time.perf_counter() - start
-        self.frames += images.shape[0]
-        return features
+        with torch.inference_mode(), torch.autocast(device.type, dtype=autocast or torch.float32,
+                                                    enabled=autocast is not None):
+            extractor(images.to(device))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - start
+
+    frames, seconds, warm = 0, 0.0, False
+    for sequence in load_sequences(request.data_root, request.sequences):
+        size = task.input_size(preset, sequence.size, stride, request.size, pads)
+        paths = list(sequence.frames)
+        for first in range(0, len(paths), settings.batch_size):
+            chunk = paths[first:first + settings.batch_size]
+            images = torch.stack([to_model_input(frame, size, preset.mean, preset.std,
+                                                 preset.input_resize)
+                                  for frame in read_frames(chunk, sequence.size)])
+            if not warm:
+                forward(images)  # warm-up, untimed
+                warm = True
+            seconds += forward(images)
+            frames += len(chunk)
+    return {"frames": frames, "seconds": seconds}
 
 
 def measure_run(
     data_root: Path, sequences: list[str] | None, arch: str, ckpt: str | None, device: str,
     batch_size: int, amp: str | None, feature_dtype: str, affinity: str = "exact",
+    compare_backbone: bool = True, launched_at: float | None = None,
 ) -> dict[str, Any]:
-    """Run the DAVIS task once in this process and return its timing and peak memory."""
-    # Module imports stay outside the timed window (torch and timm are already loaded): the
-    # window measures per-frame work, not interpreter start-up.
-    import vprop.benchmarks.davis.scoring  # noqa: F401
+    """Run the DAVIS task once in this process; its timing split, ratio and peak memory.
+
+    Args:
+        data_root: DAVIS root.
+        sequences: Sequences to run (``None``: the whole split).
+        arch: Backbone (vprop alias or timm name).
+        ckpt: Checkpoint, or ``None`` for random weights (same speed).
+        device: Torch device (``auto``, ``cpu``, ``cuda``, ...).
+        batch_size: Frames per forward pass.
+        amp: Autocast dtype name, or ``None``.
+        feature_dtype: Dtype of the stored features.
+        affinity: ``exact`` or ``screened``.
+        compare_backbone: Also time the backbone alone over the same frames (for the ratio).
+        launched_at: ``time.time()`` when the parent started this process, to report the
+            start-up (interpreter, imports, backbone construction) separately.
+    """
+    import vprop.benchmarks.davis.scoring  # noqa: F401 - imported outside the timed window
     from vprop.checkpoints import load_backbone
 
     settings = EngineSettings(device=device, batch_size=batch_size, autocast=amp,
                               feature_dtype=feature_dtype, affinity=affinity, progress=False)
     extractor = load_backbone(arch=arch, ckpt=ckpt).to(settings.torch_device())
-    timed = TimedExtractor(extractor)
+    ready = time.time()
+    timer = StageTimer()
     with tempfile.TemporaryDirectory() as out:
         request = EvalRequest(data_root=data_root, out_dir=Path(out), preset=get_preset("cropmae"),
                               sequences=sequences, settings=settings)
+        alone = backbone_alone(extractor, request) if compare_backbone else None
         if settings.torch_device().type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        result = get_task("davis").run(timed, request)
+        with recording(timer):
+            result = get_task("davis").run(extractor, request)
         wall = time.perf_counter() - start
+    stages = {name: round(entry["seconds"], 3) for name, entry in timer.report().items()}
+    frames = result["timing"]["this_run"]["frames_predicted"]
     report = {
         "arch": arch, "device": str(settings.torch_device()), "affinity": affinity,
-        "frames": timed.frames,
-        "wall_seconds": wall, "frames_per_second": timed.frames / wall,
-        "backbone_seconds": timed.seconds, "backbone_share": timed.seconds / wall,
-        "non_backbone_share": 1 - timed.seconds / wall,
+        "threads": torch.get_num_threads(), "frames": frames,
+        "wall_seconds": wall, "frames_per_second": frames / wall,
+        "backbone_alone_seconds": alone and alone["seconds"],
+        "ratio_to_backbone": alone and wall / alone["seconds"],
+        "stage_seconds": stages,
+        "backbone_share": timer.seconds("backbone") / wall,
+        "startup_seconds": None if launched_at is None else ready - launched_at,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "J&F-Mean": result["global"]["J&F-Mean"],
     }
@@ -85,10 +132,21 @@ def measure_run(
     return report
 
 
+def format_split(report: dict[str, Any]) -> str:
+    """One human line: wall, backbone alone, ratio and the per-stage busy seconds."""
+    stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in report["stage_seconds"].items())
+    line = f"{report['frames']} frames: end to end {report['wall_seconds']:.2f} s"
+    if report.get("backbone_alone_seconds"):
+        line += (f", backbone alone {report['backbone_alone_seconds']:.2f} s, ratio "
+                 f"{report['ratio_to_backbone']:.3f}")
+    return f"{line}; stage busy seconds: {stages}"
+
+
 def measure_in_subprocess(**kwargs: Any) -> dict[str, Any]:
     """Run :func:`measure_run` in a fresh Python process and return its report."""
     kwargs = {key: (str(value) if isinstance(value, Path) else value)
               for key, value in kwargs.items()}
+    kwargs["launched_at"] = time.time()
     code = (
         "import json, sys; from pathlib import Path; "
         "from vprop.benchmarks.speed import measure_run; "

@@ -1,4 +1,4 @@
-"""`vprop bench eval`: frames/s, backbone share and peak memory of `vprop eval`."""
+"""`vprop bench eval`: frames/s, per-stage split, ratio to the backbone alone, peak memory."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
         if not (data_root / "JPEGImages").is_dir():
             raise VpropError("not a DAVIS root (no JPEGImages/ folder)", data_root)
     from vprop.benchmarks.davis.synthetic import make_long_sample
-    from vprop.benchmarks.speed import measure_in_subprocess
+    from vprop.benchmarks.speed import format_split, measure_in_subprocess
 
     common = {"device": device, "batch_size": batch_size, "amp": amp,
               "feature_dtype": feature_dtype, "affinity": affinity}
@@ -53,12 +53,14 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
         report["throughput"] = measure_in_subprocess(
             data_root=data_root, sequences=sequences.split(","), arch=arch, ckpt=ckpt, **common)
         click.echo(json.dumps(report["throughput"], indent=2))
+        click.echo(format_split(report["throughput"]))
     if not skip_memory:
         with tempfile.TemporaryDirectory() as tmp:
             for label, frames in (("short", short_frames), ("long", long_frames)):
                 root = make_long_sample(Path(tmp) / label, frames)
                 report[f"memory_{label}"] = measure_in_subprocess(
-                    data_root=root, sequences=None, arch=memory_arch, ckpt=None, **common)
+                    data_root=root, sequences=None, arch=memory_arch, ckpt=None,
+                    compare_backbone=False, **common)
                 click.echo(json.dumps(report[f"memory_{label}"], indent=2))
         key = "peak_cuda_mib" if "peak_cuda_mib" in report["memory_long"] else "peak_rss_mib"
         report["long_over_short_peak"] = report["memory_long"][key] / report["memory_short"][key]
