@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,11 +92,17 @@ def prefetch(items: Iterable, depth: int = 8) -> Iterator:
 
 
 def _model_inputs(frames: Iterable[np.ndarray], input_size: tuple[int, int],
-                  preset: Preset) -> Iterator[torch.Tensor]:
-    """Backbone inputs of RGB frames (timed as the ``resize`` stage)."""
+                  preset: Preset, device: torch.device) -> Iterator[torch.Tensor]:
+    """Backbone inputs of RGB frames (timed as the ``resize`` stage).
+
+    On CUDA the uint8 frame is uploaded and converted, resized and normalised on the device;
+    elsewhere on the CPU (the reference path).
+    """
+    where = device if device.type == "cuda" else torch.device("cpu")
     for frame in frames:
         with stage("resize"):
-            image = to_model_input(frame, input_size, preset.mean, preset.std, preset.input_resize)
+            image = to_model_input(frame, input_size, preset.mean, preset.std,
+                                   preset.input_resize, device=where)
         yield image
 
 
@@ -127,10 +136,10 @@ def propagate_grid_labels(
     Raises:
         VpropError: Non-finite features or soft labels (``frame_paths`` given).
     """
-    device = settings.torch_device()
+    device, checks = settings.torch_device(), DeferredChecks()
     if frame_paths is not None:
-        extractor = FiniteFeatures(extractor, frame_paths, name)
-    inputs = prefetch(_model_inputs(frames, input_size, preset))
+        extractor = FiniteFeatures(extractor, frame_paths, name, checks)
+    inputs = prefetch(_model_inputs(frames, input_size, preset, device))
     features = stream_features(
         extractor,
         inputs,
@@ -145,10 +154,78 @@ def propagate_grid_labels(
         yield from soft_maps
         return
     for path, soft in zip(frame_paths, soft_maps):
-        if not bool(torch.isfinite(soft).all()):
-            raise VpropError(f"{name}: soft labels of frame {path.name} are not finite (NaN or "
-                             "inf); check --temperature and the checkpoint's weights", path)
+        checks.add(torch.isfinite(soft).all(), partial(_soft_error, name, path))
         yield soft
+    checks.flush()
+
+
+def _soft_error(name: str, path: Path, finite: torch.Tensor) -> VpropError | None:
+    """The error for a frame whose soft labels are not all finite (None when they are)."""
+    if bool(finite):
+        return None
+    return VpropError(f"{name}: soft labels of frame {path.name} are not finite (NaN or "
+                      "inf); check --temperature and the checkpoint's weights", path)
+
+
+class DeferredChecks:
+    """Checks of flags computed on the device, raised in frame order.
+
+    On the CPU each check runs at once. On CUDA the flags are copied to the host
+    asynchronously and read once the device has produced them (at most ``lag`` checks later),
+    so that the host never waits for the GPU frame by frame; an error is then raised a few
+    frames late (the sequence is never marked finished).
+
+    Args:
+        lag: Pending checks at most before the oldest is waited for.
+        deferred: Defer the checks (default: only for CUDA flags); ``True`` on the CPU runs
+            the same bookkeeping, for tests.
+    """
+
+    def __init__(self, lag: int = 8, deferred: bool | None = None) -> None:
+        self.lag, self.deferred = lag, deferred
+        self.pending: deque[tuple[torch.Tensor, Any, Callable]] = deque()
+
+    def add(self, flags: torch.Tensor,
+            error: Callable[[torch.Tensor], Exception | None]) -> None:
+        """Check ``flags``: ``error(host_flags)`` returns the exception to raise, or None."""
+        if not (flags.is_cuda if self.deferred is None else self.deferred):
+            self._raise(error(flags))
+            return
+        host = flags.to("cpu", non_blocking=flags.is_cuda)
+        done = torch.cuda.Event() if flags.is_cuda else _Finished()
+        done.record()
+        self.pending.append((host, done, error))
+        while self.pending and (len(self.pending) > self.lag or self.pending[0][1].query()):
+            self._settle()
+
+    def flush(self) -> None:
+        """Wait for every pending check (raising the first failure)."""
+        while self.pending:
+            self._settle()
+
+    def _settle(self) -> None:
+        host, done, error = self.pending.popleft()
+        done.synchronize()
+        self._raise(error(host))
+
+    @staticmethod
+    def _raise(exception: Exception | None) -> None:
+        if exception is not None:
+            raise exception
+
+
+class _Finished:
+    """A CUDA event stand-in for host tensors: always done."""
+
+    def record(self) -> None:
+        """Nothing to wait for."""
+
+    def query(self) -> bool:
+        """Always done."""
+        return True
+
+    def synchronize(self) -> None:
+        """Nothing to wait for."""
 
 
 class FiniteFeatures:
@@ -161,20 +238,27 @@ class FiniteFeatures:
     """
 
     def __init__(self, extractor: Callable[[torch.Tensor], torch.Tensor],
-                 frame_paths: Sequence[Path], name: str) -> None:
+                 frame_paths: Sequence[Path], name: str,
+                 checks: DeferredChecks | None = None) -> None:
         self.extractor, self.frame_paths, self.name, self.seen = extractor, frame_paths, name, 0
+        self.checks = checks or DeferredChecks()
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Run the extractor and check its output frame by frame."""
         feats = self.extractor(images)
         finite = torch.isfinite(feats).flatten(1).all(dim=1)  # (B,)
-        if not bool(finite.all()):
-            index = self.seen + int((~finite).nonzero()[0])
-            path = self.frame_paths[min(index, len(self.frame_paths) - 1)]
-            raise VpropError(f"{self.name}: the backbone's features of frame {path.name} are not "
-                             "finite (NaN or inf); check the checkpoint's weights and --amp", path)
+        self.checks.add(finite, partial(self._error, self.seen))
         self.seen += images.shape[0]
         return feats
+
+    def _error(self, first_index: int, finite: torch.Tensor) -> VpropError | None:
+        """The error naming the first non-finite frame of a batch (None when all are finite)."""
+        if bool(finite.all()):
+            return None
+        index = first_index + int((~finite).nonzero()[0])
+        path = self.frame_paths[min(index, len(self.frame_paths) - 1)]
+        return VpropError(f"{self.name}: the backbone's features of frame {path.name} are not "
+                          "finite (NaN or inf); check the checkpoint's weights and --amp", path)
 
 
 def propagate_video(

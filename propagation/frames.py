@@ -19,6 +19,7 @@ def to_model_input(
     mean: tuple[float, float, float] = IMAGENET_MEAN,
     std: tuple[float, float, float] = IMAGENET_STD,
     resize: str = "float",
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Convert an RGB frame to a normalised backbone input.
 
@@ -31,9 +32,11 @@ def to_model_input(
             without antialiasing (as OpenCV's INTER_LINEAR on a float image). ``uint8``
             (DINO): ``cv2.resize`` (INTER_LINEAR, fixed-point, rounded) of the uint8 frame,
             then scale to [0, 1].
+        device: Where the float conversion, resize and normalisation run (the uint8 frame
+            is copied there first, from pinned memory on CUDA); ``cpu`` is the reference path.
 
     Returns:
-        float32 tensor (3, height, width).
+        float32 tensor (3, height, width) on ``device``.
     """
     if resize not in INPUT_RESIZES:
         raise ValueError(f"unknown input resize {resize!r}; choose one of {INPUT_RESIZES}")
@@ -41,12 +44,22 @@ def to_model_input(
     resized = tuple(pixels.shape[:2]) != tuple(size)
     if resize == "uint8" and resized:
         pixels = cv2.resize(pixels, (int(size[1]), int(size[0])), interpolation=cv2.INTER_LINEAR)
-    image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255.0
+    image = _to_device(torch.from_numpy(pixels), torch.device(device))
+    image = image.permute(2, 0, 1).float() / 255.0
     if resize == "float" and resized:
         image = F.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
-    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
-    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1)
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=image.device).view(3, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=image.device).view(3, 1, 1)
     return (image - mean_t) / std_t
+
+
+def _to_device(pixels: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a host tensor to ``device`` (asynchronously from pinned memory on CUDA)."""
+    if device.type == "cpu":
+        return pixels
+    if device.type == "cuda":
+        return pixels.pin_memory().to(device, non_blocking=True)
+    return pixels.to(device)
 
 
 def stream_features(

@@ -63,3 +63,33 @@ def test_nan_soft_labels_name_the_frame():
     with pytest.raises(VpropError, match=r"^/data/seq/00000\.jpg: seq: soft labels of frame "
                                          r"00000\.jpg are not finite"):
         _run(_Extractor(bad=None), labels)
+
+
+def test_deferred_checks_raise_the_first_failure_in_order_lag_checks_late(monkeypatch):
+    from vprop.benchmarks import pipeline
+
+    monkeypatch.setattr(pipeline._Finished, "query", lambda self: False)  # device still busy
+    seen = []
+
+    def error(index):
+        def check(flag):
+            seen.append(index)
+            return None if bool(flag) else ValueError(f"frame {index}")
+        return check
+
+    checks = pipeline.DeferredChecks(lag=2, deferred=True)  # the CUDA bookkeeping, on the CPU
+    checks.add(torch.tensor(True), error(0))
+    checks.add(torch.tensor(False), error(1))
+    assert seen == []  # nothing read back yet: the host did not wait
+    checks.add(torch.tensor(True), error(2))  # over the lag: the oldest is waited for
+    assert seen == [0]
+    with pytest.raises(ValueError, match="frame 1"):
+        checks.add(torch.tensor(True), error(3))
+    assert seen == [0, 1]
+    tail = pipeline.DeferredChecks(lag=8, deferred=True)
+    tail.add(torch.tensor(False), error(5))
+    with pytest.raises(ValueError, match="frame 5"):
+        tail.flush()
+    immediate = pipeline.DeferredChecks()  # CPU flags: checked at once, as before
+    with pytest.raises(ValueError, match="frame 7"):
+        immediate.add(torch.tensor(False), error(7))
