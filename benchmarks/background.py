@@ -1,4 +1,4 @@
-"""Per-frame output work (upsample, argmax, PNG encode and write) on background threads.
+"""Background threads: per-frame output work, and the CPU's cores shared between threads.
 
 The main thread propagates frame after frame; what it does with each prediction afterwards
 needs nothing from the next frames, so a task hands it to an :class:`OutputPool` as a closure
@@ -17,13 +17,17 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OutputPool"]
+import torch
+
+__all__ = ["OutputPool", "SplitBatches", "cpu_workers"]
 
 
 class OutputPool:
@@ -75,3 +79,59 @@ class OutputPool:
             if self._executor is not None:
                 # On an error the queued closures are dropped, the running ones finish.
                 self._executor.shutdown(wait=True, cancel_futures=kind is not None)
+
+
+@contextmanager
+def cpu_workers(device: torch.device, workers: int | None = None,
+                ) -> Iterator[tuple[ThreadPoolExecutor, int] | None]:
+    """Share the CPU's cores between Python threads instead of inside each torch op.
+
+    On a CPU with ``workers`` > 1 (default: torch's intra-op thread count), torch ops run
+    single-threaded for the duration of the block and the caller spreads independent work
+    (the frames of a batch, the bands of a frame) over a pool of ``workers`` threads: torch
+    ops release the GIL, and no op waits at a barrier for a core another process took (a
+    busy 2-core machine slows two-thread ops several times). Results are bit-identical: the
+    same ops run on the same rows. The previous thread count is restored on exit.
+
+    Yields:
+        ``(executor, workers)``, or None (GPU, or a single worker): run as usual.
+    """
+    workers = torch.get_num_threads() if workers is None else workers
+    if device.type != "cpu" or workers <= 1:
+        yield None
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers, "vprop-cpu") as pool:
+            yield pool, workers
+    finally:
+        torch.set_num_threads(before)
+
+
+class SplitBatches:
+    """Run an extractor on parts of each batch concurrently (see :func:`cpu_workers`).
+
+    Args:
+        extractor: (B, 3, H, W) -> (B, D, h, w).
+        pool: Executor whose threads run the parts.
+        parts: Parts a batch is split into (at most one frame each).
+    """
+
+    def __init__(self, extractor: Callable[[torch.Tensor], torch.Tensor],
+                 pool: ThreadPoolExecutor, parts: int) -> None:
+        self.extractor, self.pool, self.parts = extractor, pool, parts
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Features of ``images``, the parts computed on the pool's threads, in order."""
+        size = math.ceil(images.shape[0] / self.parts)
+        if size >= images.shape[0]:
+            return self.extractor(images)
+        # Inference mode and autocast are thread-local: the workers enter the caller's.
+        autocast = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+        parts = self.pool.map(lambda part: self._forward(part, *autocast), images.split(size))
+        return torch.cat(list(parts))
+
+    def _forward(self, images: torch.Tensor, autocast: bool, dtype: torch.dtype) -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=autocast):
+            return self.extractor(images)

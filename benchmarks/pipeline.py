@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vprop.benchmarks.background import SplitBatches, cpu_workers
 from vprop.benchmarks.io import read_rgb
 from vprop.benchmarks.settings import AFFINITY_MODES, EngineSettings
 from vprop.errors import VpropError
@@ -137,26 +138,32 @@ def propagate_grid_labels(
         VpropError: Non-finite features or soft labels (``frame_paths`` given).
     """
     device, checks = settings.torch_device(), DeferredChecks()
-    if frame_paths is not None:
-        extractor = FiniteFeatures(extractor, frame_paths, name, checks)
-    inputs = prefetch(_model_inputs(frames, input_size, preset, device))
-    features = stream_features(
-        extractor,
-        inputs,
-        batch_size=settings.batch_size,
-        device=device,
-        dtype=settings.dtype(settings.feature_dtype),
-        autocast_dtype=settings.dtype(settings.autocast),
-    )
-    propagator = LabelPropagator(preset, screen=settings.affinity == "screened")
-    soft_maps = propagator.run(features, first_labels.to(device))
-    if frame_paths is None:
-        yield from soft_maps
-        return
-    for path, soft in zip(frame_paths, soft_maps):
-        checks.add(torch.isfinite(soft).all(), partial(_soft_error, name, path))
-        yield soft
-    checks.flush()
+    with cpu_workers(device, settings.cpu_workers) as workers:
+        # CPU: the frames of a batch (a module's forward is re-entrant; any other callable
+        # may count its calls, so it runs whole) and the bands of a frame on the threads.
+        if workers is not None and isinstance(extractor, torch.nn.Module):
+            extractor = SplitBatches(extractor, *workers)
+        if frame_paths is not None:
+            extractor = FiniteFeatures(extractor, frame_paths, name, checks)
+        inputs = prefetch(_model_inputs(frames, input_size, preset, device))
+        features = stream_features(
+            extractor,
+            inputs,
+            batch_size=settings.batch_size,
+            device=device,
+            dtype=settings.dtype(settings.feature_dtype),
+            autocast_dtype=settings.dtype(settings.autocast),
+        )
+        propagator = LabelPropagator(preset, screen=settings.affinity == "screened",
+                                     mapper=map if workers is None else workers[0].map)
+        soft_maps = propagator.run(features, first_labels.to(device))
+        if frame_paths is None:
+            yield from soft_maps
+            return
+        for path, soft in zip(frame_paths, soft_maps):
+            checks.add(torch.isfinite(soft).all(), partial(_soft_error, name, path))
+            yield soft
+        checks.flush()
 
 
 def _soft_error(name: str, path: Path, finite: torch.Tensor) -> VpropError | None:

@@ -31,6 +31,9 @@ class EngineSettings:
             :data:`~vprop.propagation.presets.SCREEN_FACTOR` x top-k in float32
             (see :mod:`vprop.propagation.affinity`).
         progress: Show per-frame progress bars.
+        cpu_workers: On a CPU, threads sharing the cores between the frames of a batch and the
+            bands of a frame, each torch op single-threaded (``None``: torch's intra-op thread
+            count; ``1``: torch's own intra-op threads). Results do not depend on it.
     """
 
     device: str = "auto"
@@ -39,6 +42,7 @@ class EngineSettings:
     autocast: str | None = None
     affinity: str = "exact"
     progress: bool = True
+    cpu_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.affinity not in AFFINITY_MODES:

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from vprop.benchmarks.background import SplitBatches, cpu_workers
 from vprop.benchmarks.pipeline import EngineSettings, read_frames
 from vprop.benchmarks.sizes import feature_stride, pads_input
 from vprop.benchmarks.tasks import EvalRequest, get_task
@@ -52,25 +53,27 @@ def backbone_alone(extractor: torch.nn.Module, request: EvalRequest) -> dict[str
         start = time.perf_counter()
         with torch.inference_mode(), torch.autocast(device.type, dtype=autocast or torch.float32,
                                                     enabled=autocast is not None):
-            extractor(images.to(device))
+            run(images.to(device))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         return time.perf_counter() - start
 
     frames, seconds, warm = 0, 0.0, False
-    for sequence in load_sequences(request.data_root, request.sequences):
-        size = task.input_size(preset, sequence.size, stride, request.size, pads)
-        paths = list(sequence.frames)
-        for first in range(0, len(paths), settings.batch_size):
-            chunk = paths[first:first + settings.batch_size]
-            images = torch.stack([to_model_input(frame, size, preset.mean, preset.std,
-                                                 preset.input_resize)
-                                  for frame in read_frames(chunk, sequence.size)])
-            if not warm:
-                forward(images)  # warm-up, untimed
-                warm = True
-            seconds += forward(images)
-            frames += len(chunk)
+    with cpu_workers(device, settings.cpu_workers) as workers:  # as the engine runs it
+        run = extractor if workers is None else SplitBatches(extractor, *workers)
+        for sequence in load_sequences(request.data_root, request.sequences):
+            size = task.input_size(preset, sequence.size, stride, request.size, pads)
+            paths = list(sequence.frames)
+            for first in range(0, len(paths), settings.batch_size):
+                chunk = paths[first:first + settings.batch_size]
+                images = torch.stack([to_model_input(frame, size, preset.mean, preset.std,
+                                                     preset.input_resize)
+                                      for frame in read_frames(chunk, sequence.size)])
+                if not warm:
+                    forward(images)  # warm-up, untimed
+                    warm = True
+                seconds += forward(images)
+                frames += len(chunk)
     return {"frames": frames, "seconds": seconds}
 
 
@@ -78,6 +81,7 @@ def measure_run(
     data_root: Path, sequences: list[str] | None, arch: str, ckpt: str | None, device: str,
     batch_size: int, amp: str | None, feature_dtype: str, affinity: str = "exact",
     compare_backbone: bool = True, launched_at: float | None = None,
+    cpu_workers: int | None = None,
 ) -> dict[str, Any]:
     """Run the DAVIS task once in this process; its timing split, ratio and peak memory.
 
@@ -94,12 +98,14 @@ def measure_run(
         compare_backbone: Also time the backbone alone over the same frames (for the ratio).
         launched_at: ``time.time()`` when the parent started this process, to report the
             start-up (interpreter, imports, backbone construction) separately.
+        cpu_workers: See :class:`~vprop.benchmarks.settings.EngineSettings`.
     """
     import vprop.benchmarks.davis.scoring  # noqa: F401 - imported outside the timed window
     from vprop.checkpoints import load_backbone
 
     settings = EngineSettings(device=device, batch_size=batch_size, autocast=amp,
-                              feature_dtype=feature_dtype, affinity=affinity, progress=False)
+                              feature_dtype=feature_dtype, affinity=affinity, progress=False,
+                              cpu_workers=cpu_workers)
     extractor = load_backbone(arch=arch, ckpt=ckpt).to(settings.torch_device())
     ready = time.time()
     timer = StageTimer()
@@ -117,7 +123,7 @@ def measure_run(
     frames = result["timing"]["this_run"]["frames_predicted"]
     report = {
         "arch": arch, "device": str(settings.torch_device()), "affinity": affinity,
-        "threads": torch.get_num_threads(), "frames": frames,
+        "threads": torch.get_num_threads(), "cpu_workers": cpu_workers, "frames": frames,
         "wall_seconds": wall, "frames_per_second": frames / wall,
         "backbone_alone_seconds": alone and alone["seconds"],
         "ratio_to_backbone": alone and wall / alone["seconds"],

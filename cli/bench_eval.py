@@ -29,13 +29,16 @@ from vprop.errors import VpropError
 @click.option("--feature-dtype", default="float32", show_default=True)
 @click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
               show_default=True)
+@click.option("--cpu-workers", type=click.IntRange(min=1), default=None,
+              help="CPU threads sharing the cores between frames and bands (default: torch's "
+                   "thread count; 1: torch's own intra-op threads).")
 @click.option("--skip-memory", is_flag=True, help="Only the throughput run.")
 @click.option("--skip-throughput", is_flag=True, help="Only the memory runs.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the JSON here.")
 def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory_arch: str,
             long_frames: int, short_frames: int, device: str, batch_size: int, amp: str | None,
-            feature_dtype: str, affinity: str, skip_memory: bool, skip_throughput: bool,
-            out: Path | None) -> None:
+            feature_dtype: str, affinity: str, cpu_workers: int | None, skip_memory: bool,
+            skip_throughput: bool, out: Path | None) -> None:
     """Measure `vprop eval` at the cropmae preset (each run in a fresh process)."""
     if not skip_throughput:
         if data_root is None:
@@ -47,7 +50,7 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
     from vprop.benchmarks.speed import format_split, measure_in_subprocess
 
     common = {"device": device, "batch_size": batch_size, "amp": amp,
-              "feature_dtype": feature_dtype, "affinity": affinity}
+              "feature_dtype": feature_dtype, "affinity": affinity, "cpu_workers": cpu_workers}
     report = {}
     if not skip_throughput:
         report["throughput"] = measure_in_subprocess(

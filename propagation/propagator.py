@@ -12,7 +12,7 @@ and far columns are never scored.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import torch
@@ -71,15 +71,18 @@ class LabelPropagator:
             ``screen_factor * topk`` of them exactly (see :mod:`vprop.propagation.affinity`);
             ``False`` scores every candidate in float32.
         screen_factor: Candidates re-scored per query, as a multiple of ``topk``.
+        mapper: ``map``-like callable the bands of a frame are scored with (e.g. a thread
+            pool's ``map``, to score bands concurrently with single-threaded torch ops); the
+            results are the same whatever runs them.
     """
 
     def __init__(
         self, preset: Preset, band_columns: int = 8, screen: bool = False,
-        screen_factor: int = SCREEN_FACTOR,
+        screen_factor: int = SCREEN_FACTOR, mapper: Callable[..., Iterable] = map,
     ) -> None:
         if screen_factor < 1:
             raise VpropError(f"screen_factor must be >= 1, got {screen_factor}")
-        self.preset = preset
+        self.preset, self.mapper = preset, mapper
         self.band_columns = max(1, band_columns)
         self.screen = screen
         self.candidates = screen_factor * preset.topk
@@ -144,13 +147,13 @@ class LabelPropagator:
             scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
             scored_keys = context.screen_keys[:active]
         kept = max(self.candidates, self.preset.topk) if self.screen else self.preset.topk
-        chunks = [
-            band_candidates(scored_query[band.queries], scored_keys, copies.free, band.cells,
-                            band.bias, kept,
-                            rescore=Rescore(query[band.queries], keys, self.preset.topk)
-                            if self.screen else None)
-            for band in grid.bands
-        ]  # column-major chunks cover the cells in order
+
+        def chunk(band: Band) -> Candidates:
+            rescore = Rescore(query[band.queries], keys, self.preset.topk) if self.screen else None
+            return band_candidates(scored_query[band.queries], scored_keys, copies.free,
+                                   band.cells, band.bias, kept, rescore=rescore)
+
+        chunks = list(self.mapper(chunk, grid.bands))  # column-major: the cells in order
         prediction = transfer_labels(Candidates.cat(chunks), context.labels[:active], copies,
                                      grid.inradius, self.preset.topk, self.preset.temperature)
         context.push(query, prediction, scored_query if self.screen else None)

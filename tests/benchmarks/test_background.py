@@ -78,3 +78,26 @@ def test_zero_workers_runs_inline():
         assert thread_ids == [threading.get_ident()]
     with pytest.raises(ValueError):
         OutputPool(depth=0)
+
+
+def test_cpu_workers_give_bit_identical_soft_labels(shared_data):
+    import numpy as np
+    import torch
+
+    from vprop.benchmarks.io import read_rgb
+    from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels
+    from vprop.checkpoints import load_backbone
+    from vprop.propagation import get_preset
+
+    frames = sorted((shared_data / "davis-mini" / "DAVIS" / "JPEGImages" / "480p" / "train")
+                    .glob("*.jpg"))
+    extractor = load_backbone(arch="vit_test_patch16")
+    first = torch.rand(3, 10, 18, generator=torch.Generator().manual_seed(0))
+    runs = []
+    for workers in (1, 2):
+        settings = EngineSettings(device="cpu", batch_size=3, progress=False, cpu_workers=workers)
+        runs.append(list(propagate_grid_labels(
+            extractor, (np.asarray(read_rgb(path)) for path in frames), first,
+            get_preset("cropmae").override(context=2), (160, 288), settings)))
+    assert len(runs[0]) == len(frames) == 4
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
