@@ -9,7 +9,9 @@ or peak CUDA memory belongs to that run alone. Inside it:
   write, scoring) with a :class:`~vprop.timing.StageTimer` installed, which reports the busy
   seconds of every stage (CUDA-synchronised per stage; stages running on background threads
   overlap, so they can add up to more than the wall time);
-* ``ratio_to_backbone``: end-to-end wall time / backbone-alone time (1.0 is the limit).
+* ``ratio_to_backbone``: end-to-end wall time / backbone-alone time (1.0 is the limit);
+  ``ratio_to_backbone_in_run`` divides by the backbone's busy time inside the run instead,
+  which a shared machine's load changing between the two measurements cannot skew.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from vprop.benchmarks.background import SplitBatches, cpu_workers
 from vprop.benchmarks.pipeline import EngineSettings, read_frames
 from vprop.benchmarks.sizes import feature_stride, pads_input
 from vprop.benchmarks.tasks import EvalRequest, get_task
+from vprop.checkpoints import load_backbone
 from vprop.propagation import get_preset, to_model_input
 from vprop.timing import StageTimer, recording
 
@@ -101,7 +104,6 @@ def measure_run(
         cpu_workers: See :class:`~vprop.benchmarks.settings.EngineSettings`.
     """
     import vprop.benchmarks.davis.scoring  # noqa: F401 - imported outside the timed window
-    from vprop.checkpoints import load_backbone
 
     settings = EngineSettings(device=device, batch_size=batch_size, autocast=amp,
                               feature_dtype=feature_dtype, affinity=affinity, progress=False,
@@ -119,7 +121,6 @@ def measure_run(
         with recording(timer):
             result = get_task("davis").run(extractor, request)
         wall = time.perf_counter() - start
-    stages = {name: round(entry["seconds"], 3) for name, entry in timer.report().items()}
     frames = result["timing"]["this_run"]["frames_predicted"]
     report = {
         "arch": arch, "device": str(settings.torch_device()), "affinity": affinity,
@@ -127,8 +128,10 @@ def measure_run(
         "wall_seconds": wall, "frames_per_second": frames / wall,
         "backbone_alone_seconds": alone and alone["seconds"],
         "ratio_to_backbone": alone and wall / alone["seconds"],
-        "stage_seconds": stages,
+        "stage_seconds": {name: round(entry["seconds"], 3)
+                          for name, entry in timer.report().items()},
         "backbone_share": timer.seconds("backbone") / wall,
+        "ratio_to_backbone_in_run": wall / max(timer.seconds("backbone"), 1e-9),
         "startup_seconds": None if launched_at is None else ready - launched_at,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "J&F-Mean": result["global"]["J&F-Mean"],
@@ -144,7 +147,8 @@ def format_split(report: dict[str, Any]) -> str:
     line = f"{report['frames']} frames: end to end {report['wall_seconds']:.2f} s"
     if report.get("backbone_alone_seconds"):
         line += (f", backbone alone {report['backbone_alone_seconds']:.2f} s, ratio "
-                 f"{report['ratio_to_backbone']:.3f}")
+                 f"{report['ratio_to_backbone']:.3f} (to the backbone inside the run "
+                 f"{report['ratio_to_backbone_in_run']:.3f})")
     return f"{line}; stage busy seconds: {stages}"
 
 

@@ -21,6 +21,7 @@ def test_measure_run_reports_every_stage_and_the_ratio(davis_train_only, one_tor
     assert set(report["stage_seconds"]) == STAGES
     assert report["ratio_to_backbone"] == report["wall_seconds"] / report["backbone_alone_seconds"]
     assert 0 < report["stage_seconds"]["backbone"] < report["wall_seconds"]
+    assert report["ratio_to_backbone_in_run"] > 1  # the backbone runs inside the timed window
     assert "ratio" in format_split(report) and "propagation" in format_split(report)
 
 
