@@ -39,6 +39,7 @@ from vprop.benchmarks.jhmdb.predictions import (
     write_keypoints,
 )
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
+from vprop.benchmarks.parallel import ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
 from vprop.benchmarks.protocols import JHMDB_INPUT, jhmdb_decode_topk
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
@@ -174,9 +175,28 @@ def frame_scores(names: list[str], distances: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def score_clip_job(job: tuple[Path, JhmdbClip]) -> np.ndarray:
+    """(T, J) normalised distances of one clip's keypoint file (one scoring-pool unit).
+
+    Args:
+        job: (predictions folder, clip).
+
+    Raises:
+        VpropError: The clip's keypoint file is missing or does not cover its frames.
+    """
+    predictions, clip = job
+    path = predictions / f"{clip.name}.json"
+    names = clip.frame_names()
+    keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
+    if keypoints is None:
+        raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
+                         f"of {clip.joints.shape[1]} joints)", path)
+    return normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
+
+
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of keypoint files (``<predictions>/<class>/<clip>.json``) by PCK.
 
@@ -189,6 +209,8 @@ def score(
         split: Split list file.
         out_dir: Where ``per-clip_results.csv``, ``per-joint_results.csv`` and the report's
             ``per_frame.json`` go (None: nowhere).
+        workers: Processes reading and scoring clips in parallel (``None``: every CPU); the
+            result is identical for any number.
 
     Returns:
         {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {"frames",
@@ -202,16 +224,10 @@ def score(
     clips = load_clips(Path(data_root), sequences, split)
     per_clip: dict[str, Any] = {}
     per_frame: dict[str, Any] = {}
-    distances = []
-    for clip in clips:
-        path = Path(predictions) / f"{clip.name}.json"
+    distances = ordered_map(score_clip_job, [(Path(predictions), clip) for clip in clips],
+                            workers, cost=lambda job: len(job[1].frames))
+    for clip, clip_distances in zip(clips, distances):
         names = clip.frame_names()
-        keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
-        if keypoints is None:
-            raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
-                             f"of {clip.joints.shape[1]} joints)", path)
-        clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
-        distances.append(clip_distances)
         per_frame[clip.name] = frame_scores(names, clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),

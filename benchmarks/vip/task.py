@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
+from vprop.benchmarks.parallel import ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
 from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
@@ -131,13 +132,19 @@ def score_video(predictions: Path, video: VipVideo,
     return confusion
 
 
+def score_video_job(job: tuple[Path, VipVideo]) -> tuple[np.ndarray, list[float | None]]:
+    """One scoring-pool unit: (predictions folder, video) -> (confusion, per-frame mIoU)."""
+    frame_miou: list[float | None] = []
+    return score_video(job[0], job[1], frame_miou), frame_miou
+
+
 def _percent(value: float) -> float | None:
     return None if math.isnan(value) else 100.0 * float(value)
 
 
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
 
@@ -152,6 +159,8 @@ def score(
         split: List file.
         out_dir: Where ``per-class_results.csv``, ``per-video_results.csv`` and the report's
             ``per_frame.json`` go (None: nowhere).
+        workers: Processes scoring videos in parallel (``None``: every CPU); the result is
+            identical for any number.
 
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
@@ -166,9 +175,9 @@ def score(
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
     per_frame: dict[str, Any] = {}
-    for video in videos:
-        frame_miou: list[float | None] = []
-        video_confusion = score_video(Path(predictions), video, frame_miou)
+    scored = ordered_map(score_video_job, [(Path(predictions), video) for video in videos],
+                         workers, cost=lambda job: len(job[1].annotations))
+    for video, (video_confusion, frame_miou) in zip(videos, scored):
         per_frame[video.name] = {"frames": [label.stem for label in video.annotations],
                                  "mIoU": frame_miou}
         confusion += video_confusion
