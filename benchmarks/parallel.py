@@ -43,6 +43,18 @@ def check_workers(workers: int | None, option: str = "--workers") -> int:
     return workers
 
 
+def auto_workers(workers: int | None, total_cost: float, cost_per_worker: float) -> int:
+    """``workers`` if given (checked); for ``None``, every CPU that has enough work.
+
+    A spawned worker costs about a second of start-up (a fresh interpreter importing numpy,
+    OpenCV, scikit-image), so the automatic choice gives each worker at least
+    ``cost_per_worker`` units of ``total_cost`` (e.g. frames) and runs small jobs inline.
+    """
+    if workers is not None:
+        return check_workers(workers)
+    return max(1, min(available_cpus(), int(total_cost // cost_per_worker)))
+
+
 def ordered_map(
     function: Callable[[Unit], Result],
     units: Sequence[Unit],

@@ -45,7 +45,7 @@ def _davis_sequences(results: Path, sequences: str | None, data_root: Path,
 
 
 def _score_davis(data_root: Path, results: Path, sequences: str | None, imageset: str,
-                 score_size: str | None, out_dir: Path, progress: bool, workers: int
+                 score_size: str | None, out_dir: Path, progress: bool, workers: int | None
                  ) -> tuple[dict[str, Any], list[Path]]:
     from vprop.benchmarks.davis.csv_report import write_csv_reports
     from vprop.benchmarks.davis.scoring import score_davis
@@ -65,7 +65,7 @@ def _score_davis(data_root: Path, results: Path, sequences: str | None, imageset
 
 
 def _score_task(task: str, data_root: Path, results: Path, sequences: str | None,
-                split: Path | None, out_dir: Path, workers: int
+                split: Path | None, out_dir: Path, workers: int | None
                 ) -> tuple[dict[str, Any], list[Path]]:
     from vprop.benchmarks.tasks import get_task
 
@@ -101,8 +101,9 @@ def _score_task(task: str, data_root: Path, results: Path, sequences: str | None
                    "an RLE file, <file stem>-scores/ beside it).")
 @click.option("--progress/--no-progress", default=True, help="Per-sequence progress bar.")
 @click.option("--workers", type=int, default=None,
-              help="Processes scoring sequences / clips / videos in parallel (default: every "
-                   "available CPU); results are identical for any number.")
+              help="Processes scoring sequences / clips / videos in parallel; results are "
+                   "identical for any number. Default: every available CPU that gets enough "
+                   "work to pay its start-up (DAVIS/VIP: 150 frames each), else one.")
 @table_format_option
 def command(task: str, data_root: Path, results: Path, sequences: str | None, imageset: str,
             split: Path | None, score_size: str | None, out: Path | None, progress: bool,
@@ -112,7 +113,8 @@ def command(task: str, data_root: Path, results: Path, sequences: str | None, im
     DAVIS without --sequences scores the imageset, or the sequences the run covered when it
     covered only some (read from its results.json, the RLE file or the folder; announced).
     """
-    workers = check_workers(workers)
+    if workers is not None:
+        check_workers(workers)
     if task != "davis" and score_size is not None:
         raise VpropError("--score-size: only used by --task davis")
     parse_score_size(score_size)

@@ -31,7 +31,7 @@ from vprop.benchmarks.davis.metrics import (
 )
 from vprop.benchmarks.davis.sources import IdMaps, PredictionSource, open_predictions
 from vprop.benchmarks.io import read_indexed_png
-from vprop.benchmarks.parallel import ordered_map
+from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.errors import VpropError
 from vprop.safety import check_names, ordered_frames
 
@@ -40,6 +40,9 @@ VOID_LABEL = 255
 # evaluator then gives the sequence's objects NaN statistics, and its global mean becomes NaN;
 # vprop leaves such a sequence out of the global figures, with a warning.
 MIN_FRAMES = 3
+# The automatic worker count gives each scoring process at least this many frames (about a
+# second of work at 480p, more than a worker's start-up), so small jobs run in one process.
+FRAMES_PER_WORKER = 150
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
@@ -210,7 +213,7 @@ def score_davis(
     imageset: str = "2017/val.txt",
     progress: bool = True,
     score_size: tuple[int, int] | None = None,
-    workers: int | None = 1,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Score DAVIS-2017 semi-supervised results like the official evaluator.
 
@@ -226,8 +229,8 @@ def score_davis(
             (OpenCV, like the CropMAE/SiamMAE ``DAVIS_480_880`` copy) and predictions must
             have it; the F tolerance follows from its diagonal (9 px at 480x880). ``None``:
             the native size (the official protocol).
-        workers: Processes scoring sequences in parallel (``None``: every available CPU);
-            the result is identical for any number.
+        workers: Processes scoring sequences in parallel (``None``: every available CPU
+            with ``FRAMES_PER_WORKER`` frames to score); the result is identical for any number.
 
     Returns:
         {"global": {GLOBAL_KEYS...}, "per_object": {"<seq>_<id>": {OBJECT_KEYS...}},
@@ -247,6 +250,7 @@ def score_davis(
                 for name, count in counts.items() if count < MIN_FRAMES}
     jobs = [_SequenceJob(Path(davis_root), source.only(name), name, score_size)
             for name in names if name not in excluded]
+    workers = auto_workers(workers, sum(counts[job.sequence] for job in jobs), FRAMES_PER_WORKER)
     with tqdm(total=len(jobs), desc="DAVIS", unit="seq",
               disable=None if progress else True) as bar:
         outcomes = ordered_map(_score_job, jobs, workers, cost=lambda job: counts[job.sequence],

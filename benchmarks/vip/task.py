@@ -22,7 +22,7 @@ import torch
 from tqdm import tqdm
 
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
-from vprop.benchmarks.parallel import ordered_map
+from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
 from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
@@ -144,7 +144,7 @@ def _percent(value: float) -> float | None:
 
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = None,
 ) -> dict[str, Any]:
     """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
 
@@ -159,8 +159,8 @@ def score(
         split: List file.
         out_dir: Where ``per-class_results.csv``, ``per-video_results.csv`` and the report's
             ``per_frame.json`` go (None: nowhere).
-        workers: Processes scoring videos in parallel (``None``: every CPU); the result is
-            identical for any number.
+        workers: Processes scoring videos in parallel (``None``: one per 150 annotated
+            frames, up to every CPU); the result is identical for any number.
 
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
@@ -175,6 +175,7 @@ def score(
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
     per_frame: dict[str, Any] = {}
+    workers = auto_workers(workers, sum(len(video.annotations) for video in videos), 150)
     scored = ordered_map(score_video_job, [(Path(predictions), video) for video in videos],
                          workers, cost=lambda job: len(job[1].annotations))
     for video, (video_confusion, frame_miou) in zip(videos, scored):

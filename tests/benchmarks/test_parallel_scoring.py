@@ -144,3 +144,13 @@ def test_score_rejects_bad_workers_in_one_line(shared_data, tmp_path, value):
     assert result.output.strip().splitlines() == [
         f"error: --workers: must be a positive number of processes, got {value}"]
     assert not (tmp_path / "out").exists()
+
+
+def test_auto_workers_gives_each_process_enough_work(monkeypatch):
+    import vprop.benchmarks.parallel as parallel
+
+    monkeypatch.setattr(parallel, "available_cpus", lambda: 8)
+    assert parallel.auto_workers(None, 88, 150) == 1  # davis-mini: inline
+    assert parallel.auto_workers(None, 1999 - 60, 150) == 8  # DAVIS val: every CPU
+    assert parallel.auto_workers(None, 450, 150) == 3
+    assert parallel.auto_workers(2, 10, 150) == 2  # an explicit count is kept
