@@ -14,7 +14,7 @@
 #   5. `vprop bench eval --full-scale` (per-stage split, ratio to the backbone) if time is left
 # Each step runs under `timeout`, so a hang cannot eat the budget; a failed step is reported
 # and the script goes on. Environment: VPROP, PY (executables), BATCH (frames per forward),
-# ARCH, GPU_CHECK_DRY.
+# ARCH, GPU_CHECK_DRY (CPU rehearsal: also --size 240x432 and long time limits).
 set -euo pipefail
 OUT=${OUT:-./gpu-check}
 mkdir -p "$OUT"
@@ -24,8 +24,10 @@ PY=${PY:-.venv/bin/python}
 BATCH=${BATCH:-16}
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then  # CPU rehearsal of every step but nvidia-smi
   DEVICE=cpu; ARCH=${ARCH:-vit_test_patch16}; SEQUENCES=2; SAMPLE_EVERY=""
+  EXTRA=(--size 240x432); LIMIT=900; STEP5_BEFORE=3000; STEP5_END=3600
 else
   DEVICE=cuda; ARCH=${ARCH:-vit_small_patch16_224}; SEQUENCES=30; SAMPLE_EVERY=200
+  EXTRA=(); LIMIT=200; STEP5_BEFORE=300; STEP5_END=460
 fi
 TMP=$(mktemp -d)
 SAMPLER=""
@@ -58,7 +60,7 @@ echo "generated in $(elapsed "$start") s"
 HELP=$(timeout 120 "$VPROP" eval --help)
 if grep -q -- '--precision' <<<"$HELP"; then PREC=(--precision bf16); else PREC=(--amp bfloat16); fi
 EVAL=(eval --task davis --data-root "$ROOT" --arch "$ARCH" --preset cropmae --device "$DEVICE"
-      "${PREC[@]}" --batch-size "$BATCH" --no-progress)
+      "${PREC[@]}" --batch-size "$BATCH" --no-progress "${EXTRA[@]}")
 echo "precision flag: ${PREC[*]}"
 
 timed() {  # name, limit (s), command...: log, wall time and peak RSS under $OUT/<name>.*
@@ -75,10 +77,10 @@ timed() {  # name, limit (s), command...: log, wall time and peak RSS under $OUT
 }
 
 echo "== 3. vprop eval, one process"
-timed eval-single 200 "$VPROP" "${EVAL[@]}" --out "$OUT/eval-single"
+timed eval-single "$LIMIT" "$VPROP" "${EVAL[@]}" --out "$OUT/eval-single"
 
 echo "== 4. vprop eval under torchrun, 1 process (NCCL on GPU, gloo on CPU)"
-timed eval-torchrun 200 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 \
+timed eval-torchrun "$LIMIT" "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 \
   -m vprop.cli.main "${EVAL[@]}" --out "$OUT/eval-torchrun"
 if diff -rq "$OUT/eval-single/results" "$OUT/eval-torchrun/results" >"$OUT/png-diff.txt" 2>&1; then
   echo "PNGs: byte-identical" | tee -a "$OUT/png-diff.txt"
@@ -114,10 +116,10 @@ print(json.dumps(summary, indent=2))
 EOF
 
 echo "== 5. vprop bench eval --full-scale (per-stage split), if time is left"
-if [ "$SECONDS" -lt 300 ]; then
+if [ "$SECONDS" -lt "$STEP5_BEFORE" ]; then
   bench_args=(--full-scale --full-scale-sequences "$SEQUENCES" --arch "$ARCH" --device "$DEVICE"
               --batch-size "$BATCH" --amp bfloat16 --skip-memory --out "$OUT/bench-eval.json")
-  timeout $(( 460 - SECONDS )) "$VPROP" bench eval "${bench_args[@]}" >"$OUT/bench-eval.log" 2>&1 \
+  timeout $(( STEP5_END - SECONDS )) "$VPROP" bench eval "${bench_args[@]}" >"$OUT/bench-eval.log" 2>&1 \
     && tail -n 30 "$OUT/bench-eval.log" || echo "!! bench eval failed or timed out (see bench-eval.log)"
 else
   echo "skipped: ${SECONDS}s used"

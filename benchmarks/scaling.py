@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vprop.errors import VpropError
+
 RSS_DIR_ENV = "VPROP_RANK_RSS_DIR"
 
 
@@ -48,7 +50,7 @@ def measure_torchrun(
         "J&F-Mean", "load_average", "command"}.
 
     Raises:
-        RuntimeError: The run failed (its last output lines are in the message).
+        VpropError: The run failed (the ranks' ``error:`` lines are in the message).
     """
     rss_dir = Path(out_dir) / "rank-rss"
     rss_dir.mkdir(parents=True, exist_ok=True)
@@ -62,8 +64,10 @@ def measure_torchrun(
                           env={**os.environ, RSS_DIR_ENV: str(rss_dir)})
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-        raise RuntimeError(f"torchrun eval failed (exit {done.returncode}):\n{tail}")
+        lines = (done.stdout + done.stderr).splitlines()
+        errors = sorted({line for line in lines if line.startswith("error: ")}) or lines[-1:]
+        raise VpropError(f"--nproc: torchrun eval failed (exit {done.returncode}): "
+                         + " | ".join(errors))
     results = json.loads((Path(out_dir) / "results.json").read_text())
     ranks = {path.stem: json.loads(path.read_text())["peak_rss_mib"]
              for path in sorted(rss_dir.glob("rank-*.json"))}
