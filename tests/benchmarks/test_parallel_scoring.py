@@ -154,3 +154,16 @@ def test_auto_workers_gives_each_process_enough_work(monkeypatch):
     assert parallel.auto_workers(None, 1999 - 60, 150) == 8  # DAVIS val: every CPU
     assert parallel.auto_workers(None, 450, 150) == 3
     assert parallel.auto_workers(2, 10, 150) == 2  # an explicit count is kept
+
+
+def test_bench_score_reports_identical_runs(shared_data, tmp_path):
+    mini = shared_data / "davis-mini"
+    result = CliRunner().invoke(main, [
+        "bench", "score", "--data-root", str(mini / "DAVIS"), "--results",
+        str(mini / "results-reference"), "--workers", "1,2", "--out", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "b.json").read_text())
+    assert [run["workers"] for run in report["runs"]] == [1, 2]
+    assert report["identical"] is True and all(run["seconds"] > 0 for run in report["runs"])
+    official = json.loads((mini / "official-scores.json").read_text())
+    assert report["J&F-Mean"] == pytest.approx(official["global"]["J&F-Mean"], abs=1e-6)
