@@ -19,8 +19,8 @@ set -euo pipefail
 OUT=${OUT:-./gpu-check}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-VPROP=${VPROP:-.venv/bin/vprop}
-PY=${PY:-.venv/bin/python}
+if [ -x .venv/bin/vprop ]; then VPROP=${VPROP:-.venv/bin/vprop}; else VPROP=${VPROP:-vprop}; fi
+if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-python3}; fi
 BATCH=${BATCH:-16}
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then  # CPU rehearsal of every step but nvidia-smi
   DEVICE=cpu; ARCH=${ARCH:-vit_test_patch16}; SEQUENCES=2; SAMPLE_EVERY=""
@@ -67,7 +67,9 @@ timed() {  # name, limit (s), command...: log, wall time and peak RSS under $OUT
   local name=$1 limit=$2; shift 2
   start_sampler "$OUT/$name.gpu-util.csv"
   local begin; begin=$(date +%s.%N)
-  if timeout "$limit" /usr/bin/time -v -o "$OUT/$name.time.txt" "$@" >"$OUT/$name.log" 2>&1; then
+  local measure=()  # GNU time for the peak RSS (of the largest process), when installed
+  if [ -x /usr/bin/time ]; then measure=(/usr/bin/time -v -o "$OUT/$name.time.txt"); fi
+  if timeout "$limit" "${measure[@]}" "$@" >"$OUT/$name.log" 2>&1; then
     echo ok >"$OUT/$name.status"
   else
     echo "failed (exit $?)" >"$OUT/$name.status"; echo "!! $name failed or timed out:"; tail -n 5 "$OUT/$name.log"
