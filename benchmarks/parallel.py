@@ -90,6 +90,8 @@ def ordered_map(
         results: list[Any] = [None] * len(units)
         failed: dict[int, BaseException] = {}
         for future in as_completed(futures):
+            if future.cancelled():  # after a failure
+                continue
             index = futures[future]
             error = future.exception()
             if error is not None:

@@ -46,6 +46,7 @@ FRAMES_PER_WORKER = 150
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
+
 def _score_frames(frame_pairs, n_objects: int, count: int) -> dict[int, dict[str, Any]]:
     """Per-object J/F statistics from scored (ground truth, prediction) frame pairs.
 

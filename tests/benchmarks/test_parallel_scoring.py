@@ -126,6 +126,9 @@ def test_ordered_map_keeps_order_costliest_first_and_reraises():
     assert ordered_map(operator.neg, units, workers=2, cost=lambda u: u) == [-3, -1, -4, -1, -5]
     with pytest.raises(ValueError, match="math domain"):
         ordered_map(math.sqrt, [4.0, -1.0, 9.0], workers=2)
+    # the failing unit goes first; the pending ones are cancelled, not reported
+    with pytest.raises(ValueError, match="math domain"):
+        ordered_map(math.sqrt, [-1.0] + [4.0] * 20, workers=2, cost=lambda u: -u)
 
 
 def test_check_workers():
