@@ -12,6 +12,7 @@
 #   4. the same eval as a 1-GPU NCCL torchrun run; its J&F must equal step 3's (and its PNGs
 #      are compared byte for byte)
 #   5. `vprop bench eval --full-scale` (per-stage split, ratio to the backbone) if time is left
+#   6. `vprop bench score --full-scale --workers 1,$(nproc)` (parallel scoring) if time is left
 # Each step runs under `timeout`, so a hang cannot eat the budget; a failed step is reported
 # and the script goes on. Environment: VPROP, PY (executables), BATCH (frames per forward),
 # ARCH, GPU_CHECK_DRY (CPU rehearsal: also --size 240x432 and long time limits).
@@ -24,10 +25,10 @@ if [ -x .venv/bin/python ]; then PY=${PY:-.venv/bin/python}; else PY=${PY:-pytho
 BATCH=${BATCH:-16}
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then  # CPU rehearsal of every step but nvidia-smi
   DEVICE=cpu; ARCH=${ARCH:-vit_test_patch16}; SEQUENCES=2; SAMPLE_EVERY=""
-  EXTRA=(--size 240x432); LIMIT=900; STEP5_BEFORE=3000; STEP5_END=3600
+  EXTRA=(--size 240x432); LIMIT=900; STEP5_BEFORE=3000; STEP5_END=3600; STEP6_BEFORE=3000
 else
   DEVICE=cuda; ARCH=${ARCH:-vit_small_patch16_224}; SEQUENCES=30; SAMPLE_EVERY=200
-  EXTRA=(); LIMIT=200; STEP5_BEFORE=300; STEP5_END=460
+  EXTRA=(); LIMIT=200; STEP5_BEFORE=300; STEP5_END=460; STEP6_BEFORE=380
 fi
 TMP=$(mktemp -d)
 SAMPLER=""
@@ -123,6 +124,16 @@ if [ "$SECONDS" -lt "$STEP5_BEFORE" ]; then
               --batch-size "$BATCH" --amp bfloat16 --skip-memory --out "$OUT/bench-eval.json")
   timeout $(( STEP5_END - SECONDS )) "$VPROP" bench eval "${bench_args[@]}" >"$OUT/bench-eval.log" 2>&1 \
     && tail -n 30 "$OUT/bench-eval.log" || echo "!! bench eval failed or timed out (see bench-eval.log)"
+else
+  echo "skipped: ${SECONDS}s used"
+fi
+echo "== 6. parallel scoring on this machine's cores, if time is left"
+if [ "$SECONDS" -lt "$STEP6_BEFORE" ]; then
+  score_args=(--full-scale --full-scale-sequences "$SEQUENCES" --workers "1,$(nproc)"
+              --out "$OUT/bench-score.json")
+  timeout $(( STEP5_END + 10 - SECONDS )) "$VPROP" bench score "${score_args[@]}" \
+    >"$OUT/bench-score.log" 2>&1 \
+    && tail -n 40 "$OUT/bench-score.log" || echo "!! bench score failed or timed out"
 else
   echo "skipped: ${SECONDS}s used"
 fi

@@ -32,11 +32,13 @@ def _workers(text: str) -> list[int]:
 @click.option("--full-scale", is_flag=True,
               help="Score the full-scale synthetic DAVIS val (30 sequences, 1,999 frames at "
                    "854x480, generated in a temporary folder) instead of --data-root.")
+@click.option("--full-scale-sequences", type=click.IntRange(1, 30), default=None,
+              help="With --full-scale: only the first N sequences (quick checks).")
 @click.option("--workers", "workers_text", default="1,2", show_default=True,
               help="Worker counts to time, comma-separated; the first is the reference.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the JSON here.")
-def command(data_root: Path | None, results: Path | None, full_scale: bool, workers_text: str,
-            out: Path | None) -> None:
+def command(data_root: Path | None, results: Path | None, full_scale: bool,
+            full_scale_sequences: int | None, workers_text: str, out: Path | None) -> None:
     """Time `vprop score` with each worker count; check every result equals the first."""
     counts = _workers(workers_text)
     if (data_root is None) == (not full_scale):
@@ -50,7 +52,8 @@ def command(data_root: Path | None, results: Path | None, full_scale: bool, work
     from vprop.benchmarks.scaling import measure_scoring, write_shifted_predictions
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_full_scale_sample(Path(tmp)) if full_scale else data_root
+        root = (make_full_scale_sample(Path(tmp), full_scale_sequences) if full_scale
+                else data_root)
         predictions = results or write_shifted_predictions(root, Path(tmp) / "shifted")
         report = {"data_root": "full-scale synthetic" if full_scale else str(root),
                   "results": str(results) if results else "annotations shifted 6 px",
