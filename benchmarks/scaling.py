@@ -105,26 +105,37 @@ def measure_scoring(davis_root: Path, results: Path, workers: list[int],
                     score_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """Time DAVIS scoring of the same predictions with each worker count.
 
+    ``cpu_seconds`` (user + system, this process and its finished workers) does not depend
+    on what else runs on the machine: the pool's overhead is its excess over one process's.
+
     Returns:
-        {"runs": [{"workers", "seconds", "load_average"}], "identical": whether every run's
-        result equals the first's, "speedup": first run's seconds / each run's, "J&F-Mean"}.
+        {"runs": [{"workers", "seconds", "cpu_seconds", "load_average", "speedup": the first
+        run's seconds / this run's}], "identical": whether every run's result equals the
+        first's, "J&F-Mean"}.
     """
     from vprop.benchmarks.davis.scoring import score_davis
 
     runs, results_seen = [], []
     for count in workers:
-        before = load_average()
+        before, cpu = load_average(), _cpu_seconds()
         start = time.perf_counter()
         scores = score_davis(davis_root, results, progress=False, score_size=score_size,
                              workers=count)
         seconds = time.perf_counter() - start
         runs.append({"workers": count, "seconds": round(seconds, 3),
+                     "cpu_seconds": round(_cpu_seconds() - cpu, 3),
                      "load_average": [before, load_average()]})
         results_seen.append(scores)
     for run in runs:
         run["speedup"] = round(runs[0]["seconds"] / run["seconds"], 3)
     return {"runs": runs, "identical": all(r == results_seen[0] for r in results_seen),
             "J&F-Mean": results_seen[0]["global"]["J&F-Mean"]}
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # pool workers, once joined
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def write_shifted_predictions(davis_root: Path, out: Path, shift: int = 6) -> Path:
