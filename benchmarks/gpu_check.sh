@@ -15,7 +15,8 @@
 #   6. `vprop bench score --full-scale --workers 1,$(nproc)` (parallel scoring) if time is left
 # Each step runs under `timeout`, so a hang cannot eat the budget; a failed step is reported
 # and the script goes on. Environment: VPROP, PY (executables), BATCH (frames per forward),
-# ARCH, GPU_CHECK_DRY (CPU rehearsal: also --size 240x432 and long time limits).
+# ARCH, CKPT (default: the seeded random initialisation), GPU_CHECK_DRY (CPU rehearsal: also
+# --size 240x432 and long time limits).
 set -euo pipefail
 OUT=${OUT:-./gpu-check}
 mkdir -p "$OUT"
@@ -60,6 +61,7 @@ echo "generated in $(elapsed "$start") s"
 
 HELP=$(timeout 120 "$VPROP" eval --help)
 if grep -q -- '--precision' <<<"$HELP"; then PREC=(--precision bf16); else PREC=(--amp bfloat16); fi
+if [ -n "${CKPT:-}" ]; then EXTRA+=(--ckpt "$CKPT"); fi  # default: seeded random init
 EVAL=(eval --task davis --data-root "$ROOT" --arch "$ARCH" --preset cropmae --device "$DEVICE"
       "${PREC[@]}" --batch-size "$BATCH" --no-progress "${EXTRA[@]}")
 echo "precision flag: ${PREC[*]}"
@@ -120,8 +122,11 @@ EOF
 
 echo "== 5. vprop bench eval --full-scale (per-stage split), if time is left"
 if [ "$SECONDS" -lt "$STEP5_BEFORE" ]; then
+  BENCH_HELP=$(timeout 120 "$VPROP" bench eval --help)
+  if grep -q -- '--precision' <<<"$BENCH_HELP"; then BPREC=(--precision bf16); else BPREC=(--amp bfloat16); fi
   bench_args=(--full-scale --full-scale-sequences "$SEQUENCES" --arch "$ARCH" --device "$DEVICE"
-              --batch-size "$BATCH" --amp bfloat16 --skip-memory --out "$OUT/bench-eval.json")
+              --batch-size "$BATCH" "${BPREC[@]}" --skip-memory --out "$OUT/bench-eval.json")
+  if [ -n "${CKPT:-}" ]; then bench_args+=(--ckpt "$CKPT"); fi
   timeout $(( STEP5_END - SECONDS )) "$VPROP" bench eval "${bench_args[@]}" >"$OUT/bench-eval.log" 2>&1 \
     && tail -n 30 "$OUT/bench-eval.log" || echo "!! bench eval failed or timed out (see bench-eval.log)"
 else
