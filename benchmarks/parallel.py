@@ -6,6 +6,11 @@ only what the scoring function needs, which is safe even when the parent holds C
 OpenMP threads (``fork`` is not). Results come back in the order of the units, whatever order
 the workers finish in, so every figure, dict and CSV equals the one-process result exactly.
 With one worker (or one unit) nothing is spawned: the units run inline, in order.
+
+The scoring functions default to one process (``workers=1``): a library call never starts
+processes unasked, and a script that asks for more needs the usual ``if __name__ ==
+"__main__":`` guard, as with any spawned pool. The commands (``vprop score``) default to
+:func:`auto_workers`.
 """
 
 from __future__ import annotations

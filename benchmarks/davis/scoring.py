@@ -214,7 +214,7 @@ def score_davis(
     imageset: str = "2017/val.txt",
     progress: bool = True,
     score_size: tuple[int, int] | None = None,
-    workers: int | None = None,
+    workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score DAVIS-2017 semi-supervised results like the official evaluator.
 

@@ -196,7 +196,7 @@ def score_clip_job(job: tuple[Path, JhmdbClip]) -> np.ndarray:
 
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None, workers: int | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of keypoint files (``<predictions>/<class>/<clip>.json``) by PCK.
 

@@ -144,7 +144,7 @@ def _percent(value: float) -> float | None:
 
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None, workers: int | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
 
