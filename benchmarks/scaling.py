@@ -94,7 +94,7 @@ def measure_torchrun_eval(
     args = ["--preset", "cropmae", "--arch", arch, "--device", device, "--batch-size",
             str(batch_size), "--feature-dtype", feature_dtype, "--affinity", affinity]
     args += ["--ckpt", ckpt] if ckpt else []
-    args += ["--amp", amp] if amp else []
+    args += ["--precision", {"bfloat16": "bf16", "float16": "fp16"}[amp]] if amp else []
     args += ["--sequences", ",".join(names)] if names else []
     with tempfile.TemporaryDirectory() as tmp:
         report = measure_torchrun(Path(data_root), Path(tmp) / "run", nproc, args, frames)

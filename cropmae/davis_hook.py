@@ -36,10 +36,10 @@ def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
         The global J&F-Mean (0-1).
     """
     from vprop.benchmarks.davis import task as davis_task
+    from vprop.benchmarks.papers import get_preset
     from vprop.benchmarks.pipeline import EngineSettings
     from vprop.benchmarks.tasks import EvalRequest
     from vprop.checkpoints import load_backbone
-    from vprop.propagation import get_preset
 
     out_dir.mkdir(parents=True, exist_ok=True)
     preset = get_preset("cropmae")
