@@ -22,8 +22,10 @@ from vprop.benchmarks.io import read_indexed_png
 from vprop.benchmarks.jhmdb import task as jhmdb
 from vprop.benchmarks.jhmdb.dataset import load_clips
 from vprop.benchmarks.jhmdb.predictions import ClipKeypoints, prediction_path, write_keypoints
+from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.parallel import available_cpus, check_workers, ordered_map
 from vprop.benchmarks.vip import task as vip
+from vprop.benchmarks.vip.synthetic import make_vip_sample
 from vprop.cli.main import main
 from vprop.errors import VpropError
 
@@ -84,7 +86,7 @@ def test_davis_error_in_a_worker_is_the_one_process_error(shared_data, tmp_path)
 
 
 def test_jhmdb_workers_2_equals_workers_1(tmp_path):
-    root = jhmdb.make_sample(tmp_path / "data")
+    root = make_jhmdb_sample(tmp_path / "data")
     out = tmp_path / "run"
     rng = np.random.default_rng(0)
     for clip in load_clips(root):
@@ -102,7 +104,7 @@ def test_jhmdb_workers_2_equals_workers_1(tmp_path):
 
 
 def test_vip_workers_2_equals_workers_1(tmp_path):
-    root = vip.make_sample(tmp_path / "data")
+    root = make_vip_sample(tmp_path / "data")
     predictions = tmp_path / "predictions"
     for labels in sorted((root / "Annotations" / "Category_ids").iterdir()):
         for index, path in enumerate(sorted(labels.glob("*.png"))):
