@@ -85,7 +85,8 @@ echo "== 3. vprop eval, one process"
 timed eval-single "$LIMIT" "$VPROP" "${EVAL[@]}" --out "$OUT/eval-single"
 
 echo "== 4. vprop eval under torchrun, 1 process (NCCL on GPU, gloo on CPU)"
-timed eval-torchrun "$LIMIT" "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 \
+timed eval-torchrun "$LIMIT" env NCCL_DEBUG=INFO "$PY" -m torch.distributed.run --standalone \
+  --nproc_per_node 1 \
   -m vprop.cli.main "${EVAL[@]}" --out "$OUT/eval-torchrun"
 if diff -rq "$OUT/eval-single/results" "$OUT/eval-torchrun/results" >"$OUT/png-diff.txt" 2>&1; then
   echo "PNGs: byte-identical" | tee -a "$OUT/png-diff.txt"
@@ -105,17 +106,20 @@ for name in ("eval-single", "eval-torchrun"):
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_txt)
     util = [float(v) for v in (out / f"{name}.gpu-util.csv").read_text().split() if v.strip()]
     results = out / name / "results.json"
-    score = json.loads(results.read_text())["global"]["J&F-Mean"] if results.exists() else None
+    run = json.loads(results.read_text()) if results.exists() else {}
+    score = run.get("global", {}).get("J&F-Mean")
     summary[name] = {
         "status": (out / f"{name}.status").read_text().strip(), "wall_seconds": round(wall, 2),
         "frames_per_second": round(frames / wall, 2),
         "peak_rss_mib": round(int(rss.group(1)) / 1024, 1) if rss else None,
         "gpu_busy_mean_percent": round(sum(util) / len(util), 1) if util else None,
         "gpu_busy_fraction_of_samples": round(sum(v > 0 for v in util) / len(util), 3) if util else None,
-        "gpu_samples": len(util), "J&F-Mean": score}
+        "gpu_samples": len(util), "J&F-Mean": score,
+        "run_wall_seconds": run.get("wall_seconds"), "prediction_timing": run.get("timing")}
 a, b = summary["eval-single"]["J&F-Mean"], summary["eval-torchrun"]["J&F-Mean"]
 summary["torchrun_J&F_equal"] = a is not None and a == b
 summary["png_identical"] = "byte-identical" in (out / "png-diff.txt").read_text()
+summary["torchrun_nccl_initialised"] = "NCCL INFO" in (out / "eval-torchrun.log").read_text()
 (out / "summary.json").write_text(json.dumps(summary, indent=2))
 print(json.dumps(summary, indent=2))
 EOF
