@@ -112,7 +112,7 @@ def check_spec(spec: EvalSpec) -> None:
     resolve_preset(spec, with_task=False)
 
 
-def build_request(spec: EvalSpec, ranks: Any = None) -> EvalRequest:
+def build_request(spec: EvalSpec, ranks: Any = None, quiet: bool = False) -> EvalRequest:
     """Resolve the preset (paper, task, user) and the data root; settings as given.
 
     Without ``data_root`` the synthetic sample is written under ``out_dir`` (by rank 0;
@@ -127,7 +127,7 @@ def build_request(spec: EvalSpec, ranks: Any = None) -> EvalRequest:
             if main:
                 data_root = get_task(spec.task).make_sample(spec.out_dir / "synthetic-sample")
         data_root = ranks.share(data_root) if ranks else data_root
-        if main:
+        if main and not quiet:
             click.secho(
                 f"NOTE: no --data-root given: running on a SYNTHETIC {spec.task} sample "
                 f"generated at {data_root}. Figures are a smoke test, not benchmark results.",
@@ -181,8 +181,8 @@ def resolved_size(result: dict[str, Any]) -> list[int] | list[list[int]] | None:
     return list(distinct[0]) if len(distinct) == 1 else [list(size) for size in distinct]
 
 
-def evaluate(spec: EvalSpec, table_format: str | None = "md",
-             name: str | None = None) -> dict[str, Any] | None:
+def evaluate(spec: EvalSpec, table_format: str | None = "md", name: str | None = None,
+             extractor: Any = None, quiet: bool = False) -> dict[str, Any] | None:
     """Check the spec, build the backbone, run the task and write ``out_dir/results.json``.
 
     Prints a start-of-run summary, the results table (stdout, ``table_format``; ``None``:
@@ -190,6 +190,14 @@ def evaluate(spec: EvalSpec, table_format: str | None = "md",
     the run-folder lock is written to ``out_dir`` before the backbone has loaded; a folder
     inside the dataset, or one another live run holds, is refused. Under torchrun every rank
     calls this; rank 0 prints, scores and writes.
+
+    Args:
+        spec: What to evaluate.
+        table_format: How the table is printed on stdout (``None``: not printed).
+        name: The run's name in the table (default: the checkpoint's file name).
+        extractor: An already built feature extractor (pretraining hook, benchmarks) instead
+            of loading ``spec.ckpt``.
+        quiet: Print nothing (summaries, notes, table); files are written all the same.
 
     Returns:
         The results payload (also written to ``results.json``); ``None`` on ranks other than 0.
@@ -208,7 +216,8 @@ def evaluate(spec: EvalSpec, table_format: str | None = "md",
             if ranks.is_main:  # one live run per folder: concurrent runs cannot mix outputs
                 stack.enter_context(RunLock(spec.out_dir))
                 remove_stale_temporaries(spec.out_dir)
-        return _evaluate(spec, ranks, table_format, name)
+        return _evaluate(spec, ranks, table_format if not quiet else None, name, extractor,
+                         quiet)
 
 
 def _load(spec: EvalSpec, device: Any) -> Any:
@@ -221,24 +230,24 @@ def _load(spec: EvalSpec, device: Any) -> Any:
     ).to(device)
 
 
-def _evaluate(spec: EvalSpec, ranks: Any, table_format: str | None,
-              name: str | None) -> dict[str, Any] | None:
+def _evaluate(spec: EvalSpec, ranks: Any, table_format: str | None, name: str | None,
+              extractor: Any, quiet: bool) -> dict[str, Any] | None:
     from vprop.benchmarks.tasks import get_task, run_task
 
     settings = spec.settings
     device = settings.torch_device()
     settings.resolve_precision(device.type)
-    say = ranks.is_main
+    say = ranks.is_main and not quiet
     warning = bf16_warning(settings, device.type)
     if warning and say:
         click.secho(warning, fg="yellow", err=True)
-    if spec.ckpt is None and say:
+    if spec.ckpt is None and extractor is None and say:
         click.secho(
             "WARNING: no checkpoint given: the backbone is RANDOMLY INITIALISED. Its figures say "
             "nothing about any pretrained model.", fg="red", bold=True, err=True,
         )
-    extractor = _load(spec, device)
-    request = build_request(spec, ranks)
+    extractor = _load(spec, device) if extractor is None else extractor.to(device)
+    request = build_request(spec, ranks, quiet)
     payload: dict[str, Any] = {
         "task": spec.task, "synthetic": request.synthetic, "random_init": spec.ckpt is None,
         "config": config_record(spec, request), "backbone": extractor.describe(),
@@ -250,12 +259,12 @@ def _evaluate(spec: EvalSpec, ranks: Any, table_format: str | None,
     if result is None:
         return None
     return _write_results(spec, payload, result, time.perf_counter() - start, table_format,
-                          name)
+                          name, quiet)
 
 
 def _write_results(spec: EvalSpec, payload: dict[str, Any], result: dict[str, Any],
-                   seconds: float, table_format: str | None, name: str | None
-                   ) -> dict[str, Any]:
+                   seconds: float, table_format: str | None, name: str | None,
+                   quiet: bool = False) -> dict[str, Any]:
     warnings = result.pop("warnings", [])
     payload = {key: payload[key] for key in ("task", "synthetic", "random_init")} | {
         **result, "config": payload["config"], "backbone": payload["backbone"],
@@ -263,13 +272,14 @@ def _write_results(spec: EvalSpec, payload: dict[str, Any], result: dict[str, An
     }
     payload["config"]["size"] = resolved_size(result)
     atomic_write_json(spec.out_dir / "results.json", payload)
-    for line in warnings:
+    for line in [] if quiet else warnings:
         click.secho(f"warning: {line}", fg="yellow", err=True)
     table = results_table([name or run_name(spec.ckpt)], [payload])
     written = [str(path) for path in write_all(table, spec.out_dir / "results_table")]
     if table_format is not None:
         click.echo(render(table, table_format))
-    click.echo(end_summary(payload, written), err=True)
+    if not quiet:
+        click.echo(end_summary(payload, written), err=True)
     return payload
 
 
