@@ -14,9 +14,9 @@ from typing import Any
 
 from vprop.cropmae.loggers import LOGGERS
 from vprop.errors import VpropError
+from vprop.precision import PRECISIONS
 
 METHODS = ("cropmae", "siammae")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
 DATA_FORMATS: tuple[str, ...] = ("auto", "images", "videos", "frames")
 
