@@ -48,18 +48,10 @@ def davis_jf(extractor: torch.nn.Module, davis_root: Path, out_dir: Path, device
 def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
                               davis_root: Path, out_dir: Path, device: torch.device,
                               sequences: list[str] | None = None) -> float:
-    """J&F-Mean of in-memory encoder weights (timm keys): :func:`davis_jf` of their extractor.
+    """J&F-Mean of in-memory encoder weights: :func:`davis_jf` of their frozen extractor.
 
-    Args:
-        encoder_state: timm-keyed encoder weights.
-        arch: Registry name of the encoder.
-        davis_root: DAVIS root in the official layout.
-        out_dir: Where the predictions and CSVs go (overwritten).
-        device: Device for the backbone.
-        sequences: Optional subset of sequences (default: the val list).
-
-    Returns:
-        The global J&F-Mean (0-1).
+    ``encoder_state`` holds timm-keyed encoder weights of the registry arch ``arch``; the other
+    arguments are :func:`davis_jf`'s. Nothing is written to disk but the predictions.
     """
     from vprop.checkpoints.extractor import wrap_encoder
     from vprop.checkpoints.loading import build_encoder_from_state
