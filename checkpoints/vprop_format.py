@@ -17,7 +17,6 @@ training state) or the adapter (encoder only), both through :func:`check_metadat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from vprop.utils import atomic_write
 
 FORMAT_TAG = "vprop-pretrain"
 FORMAT_VERSION = 1
+_TENSORS_ONLY = ("vprop pretraining checkpoints hold tensors only, and unpickling other objects "
+                 "can run code from the file")
 
 
 def metadata(arch: str, **fields: Any) -> dict[str, Any]:
@@ -70,32 +71,20 @@ def save(path: str | Path, payload: dict[str, Any]) -> Path:
 
 
 def load(path: str | Path) -> dict[str, Any]:
-    """Load a ``vprop-pretrain`` checkpoint safely (``weights_only``) onto the CPU.
+    """Load a ``vprop-pretrain`` checkpoint (the whole training state) safely onto the CPU.
+
+    The file is read by :func:`vprop.checkpoints.reading.read_checkpoint` (``weights_only``:
+    no code of the file runs), like any checkpoint ``vprop eval`` reads.
 
     Raises:
-        VpropError: Missing or unreadable file, or not a vprop checkpoint of a known version.
+        VpropError: Missing or unreadable file, a refused pickle, or not a vprop checkpoint of
+            a known version; the message names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VpropError("checkpoint not found", path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds on bad files
-        raise VpropError(_load_failure(str(error) or type(error).__name__), path) from None
+    from vprop.checkpoints.reading import read_checkpoint
+
+    payload, _ = read_checkpoint(path, advice=_TENSORS_ONLY)
     try:
         check_metadata(payload)
     except VpropError as error:
         raise VpropError(str(error), path) from None
     return payload
-
-
-def _load_failure(text: str) -> str:
-    """The one-line reason for a checkpoint that torch.load refused or could not read."""
-    found = re.search(r"GLOBAL (\S+)", text)
-    if found and "weights only load failed" in text.lower():
-        return (f"refusing to unpickle a non-tensor object ({found.group(1)}): vprop "
-                "pretraining checkpoints hold tensors only, and unpickling other objects can run "
-                "code from the file")
-    detail = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
-    first = detail.group(1) if detail else (text.strip().splitlines() or ["unknown error"])[0]
-    return f"cannot read checkpoint (corrupt or not a checkpoint: {first.strip()[:200]})"
