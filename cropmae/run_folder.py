@@ -12,6 +12,7 @@ from pathlib import Path
 
 from vprop.cropmae.config import TrainConfig
 from vprop.errors import VpropError
+from vprop.utils import atomic_write
 
 LAST_CHECKPOINT = "checkpoint-last.pth"
 
@@ -56,11 +57,13 @@ def resume_point(config: TrainConfig, out_option: str = "--out") -> Path | None:
 
 
 def link_or_copy(source: Path, target: Path) -> None:
-    """Give ``source``'s content a second name (hard link, or a copy across filesystems)."""
+    """Give ``source``'s content a second name: a hard link, else an atomic fsync'ed copy."""
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     try:
         os.link(source, tmp)
-    except OSError:
-        shutil.copyfile(source, tmp)
+    except OSError:  # another filesystem, or links not supported
+        with open(source, "rb") as handle:
+            atomic_write(target, lambda out: shutil.copyfileobj(handle, out))
+        return
     os.replace(tmp, target)
