@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
+from vprop.benchmarks.papers import get_preset
 from vprop.benchmarks.pipeline import EngineSettings
 from vprop.benchmarks.sizes import feature_stride, pads_input
-from vprop.benchmarks.tasks import EvalRequest, get_task
-from vprop.propagation import get_preset
+from vprop.benchmarks.tasks import EvalRequest, get_task, run_task
 
 
 class TimedExtractor(torch.nn.Module):
@@ -69,7 +69,7 @@ def measure_run(
         if settings.torch_device().type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        result = get_task("davis").run(timed, request)
+        result = run_task(get_task("davis"), timed, request)
         wall = time.perf_counter() - start
     report = {
         "arch": arch, "device": str(settings.torch_device()), "affinity": affinity,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from vprop.benchmarks.settings import PRECISIONS
 from vprop.cli.aliases import option_with_alias, take
 from vprop.cropmae.config import METHODS, TrainConfig
-from vprop.precision import PRECISIONS
 from vprop.utils import atomic_write_json
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
+from vprop.benchmarks.settings import PRECISIONS
 from vprop.cli.aliases import option_with_alias, take
 from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, TrainConfig
 from vprop.cropmae.loggers import LOGGERS
-from vprop.precision import PRECISIONS
 from vprop.safety import FINITE
 
 _D = TrainConfig()

@@ -12,9 +12,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vprop.benchmarks.settings import PRECISIONS
 from vprop.cropmae.loggers import LOGGERS
 from vprop.errors import VpropError
-from vprop.precision import PRECISIONS
 
 METHODS = ("cropmae", "siammae")
 CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")

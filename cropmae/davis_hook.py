@@ -33,9 +33,9 @@ def davis_jf(extractor: torch.nn.Module, davis_root: Path, out_dir: Path, device
         The global J&F-Mean (0-1).
     """
     from vprop.benchmarks.davis import task as davis_task
+    from vprop.benchmarks.papers import get_preset
     from vprop.benchmarks.pipeline import EngineSettings
     from vprop.benchmarks.tasks import EvalRequest
-    from vprop.propagation import get_preset
 
     out_dir.mkdir(parents=True, exist_ok=True)
     request = EvalRequest(data_root=davis_root, out_dir=out_dir, preset=get_preset("cropmae"),
@@ -53,9 +53,9 @@ def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
     ``encoder_state`` holds timm-keyed encoder weights of the registry arch ``arch``; the other
     arguments are :func:`davis_jf`'s. Nothing is written to disk but the predictions.
     """
+    from vprop.benchmarks.papers import get_preset
     from vprop.checkpoints.extractor import wrap_encoder
     from vprop.checkpoints.loading import build_encoder_from_state
-    from vprop.propagation import get_preset
 
     model, report = build_encoder_from_state(encoder_state, arch)
     extractor = wrap_encoder(model, report, pos_embed=get_preset("cropmae").pos_embed)

@@ -107,15 +107,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(data))
 
 
+def finite_or_none(value: Any) -> float | None:
+    """``float(value)``, or None for None, NaN and infinities (figures of nothing scored)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
+
+
 def json_safe(value: Any) -> Any:
     """Replace non-finite floats (NaN from degenerate sequences) by None, recursively."""
     if isinstance(value, dict):
         return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return finite_or_none(value) if isinstance(value, float) else value
 
 
 def atomic_write_json(path: str | Path, payload: Any) -> None:

@@ -68,8 +68,9 @@ def test_errors_name_the_flag_the_user_typed(tmp_path, shared_data):
         assert result.output.startswith(f"error: {flag}: the run folder overlaps the dataset")
 
 
-def test_precision_choices_are_importable_without_torch():
-    code = ("import sys; from vprop.precision import PRECISIONS; "
+def test_one_torch_free_precision_list_for_every_command():
+    code = ("import sys; from vprop.benchmarks.settings import PRECISIONS; "
+            "import vprop.cropmae.config as c; assert c.PRECISIONS is PRECISIONS; "
             "print(PRECISIONS, 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from vprop.benchmarks.papers import get_preset
 from vprop.checkpoints import loading, vprop_format
 from vprop.checkpoints.extractor import load_backbone
 from vprop.checkpoints.registry import create_vit
 from vprop.cropmae.davis_hook import davis_jf, evaluate_encoder_on_davis
-from vprop.propagation import get_preset
 
 
 def test_hook_scores_in_memory_weights_like_the_saved_checkpoint(davis_train_only, tmp_path,
