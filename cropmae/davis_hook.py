@@ -3,7 +3,8 @@
 The hook is a small callable ``encoder state dict -> J&F``. It goes through the same public
 pieces as ``vprop eval --task davis``: the in-memory encoder weights become a frozen extractor
 with :func:`vprop.checkpoints.loading.build_encoder_from_state` (nothing is written to disk),
-and :func:`davis_jf` runs the DAVIS task with the ``cropmae`` preset on it.
+and :func:`davis_jf` evaluates it with the one evaluation service
+(:func:`vprop.benchmarks.evaluate.evaluate`, ``cropmae`` preset, quiet, in this process only).
 """
 
 from __future__ import annotations
@@ -32,16 +33,13 @@ def davis_jf(extractor: torch.nn.Module, davis_root: Path, out_dir: Path, device
     Returns:
         The global J&F-Mean (0-1).
     """
-    from vprop.benchmarks.davis import task as davis_task
-    from vprop.benchmarks.papers import get_preset
-    from vprop.benchmarks.pipeline import EngineSettings
-    from vprop.benchmarks.tasks import EvalRequest
+    from vprop.benchmarks.evaluate import EvalSpec, evaluate
+    from vprop.benchmarks.settings import EngineSettings
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    request = EvalRequest(data_root=davis_root, out_dir=out_dir, preset=get_preset("cropmae"),
-                          sequences=sequences, overwrite=True,
-                          settings=EngineSettings(device=str(device), progress=False))
-    result = davis_task.run(extractor.to(device), request)
+    spec = EvalSpec(task="davis", out_dir=Path(out_dir), data_root=Path(davis_root),
+                    preset="cropmae", sequences=sequences, overwrite=True,
+                    settings=EngineSettings(device=str(device), progress=False))
+    result = evaluate(spec, extractor=extractor, quiet=True, alone=True)
     return float(result["global"]["J&F-Mean"])
 
 
