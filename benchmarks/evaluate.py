@@ -182,7 +182,8 @@ def resolved_size(result: dict[str, Any]) -> list[int] | list[list[int]] | None:
 
 
 def evaluate(spec: EvalSpec, table_format: str | None = "md", name: str | None = None,
-             extractor: Any = None, quiet: bool = False) -> dict[str, Any] | None:
+             extractor: Any = None, quiet: bool = False, alone: bool = False
+             ) -> dict[str, Any] | None:
     """Check the spec, build the backbone, run the task and write ``out_dir/results.json``.
 
     Prints a start-of-run summary, the results table (stdout, ``table_format``; ``None``:
@@ -198,16 +199,18 @@ def evaluate(spec: EvalSpec, table_format: str | None = "md", name: str | None =
         extractor: An already built feature extractor (pretraining hook, benchmarks) instead
             of loading ``spec.ckpt``.
         quiet: Print nothing (summaries, notes, table); files are written all the same.
+        alone: Run in this process only, even inside a torchrun job (the pretraining hook
+            runs on rank 0 while the other ranks train).
 
     Returns:
         The results payload (also written to ``results.json``); ``None`` on ranks other than 0.
     """
-    from vprop.benchmarks.distributed import init_from_env, rank_device
+    from vprop.benchmarks.distributed import Ranks, init_from_env, rank_device
 
     check_spec(spec)
     if spec.data_root is not None:
         check_outside_dataset(spec.out_dir, spec.data_root)
-    ranks = init_from_env(spec.settings.device)
+    ranks = Ranks() if alone else init_from_env(spec.settings.device)
     if not ranks.is_main:
         spec.settings.progress = False
     spec.settings.device = rank_device(spec.settings.device, ranks)
