@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,61 @@ def find_list_file(root: Path, candidates: tuple[str, ...], what: str) -> Path:
         if (root / name).is_file():
             return root / name
     raise VpropError(f"no {what} ({', '.join(candidates)}) in the dataset root; pass one", root)
+
+
+def read_list_file(path: Path, what: str, name_of_line: Callable[[list[str]], str | None]
+                   ) -> list[str]:
+    """Names listed one per line in a dataset list file (JHMDB clips, VIP videos).
+
+    Blank lines and lines starting with ``#`` are skipped; every other line is split on
+    whitespace and handed to ``name_of_line``.
+
+    Args:
+        path: The list file.
+        what: Dataset and unit, e.g. ``"JHMDB clip"``: the messages read "JHMDB clip list not
+            found", "line 3 names no JHMDB clip: ..." and "the clip list is empty".
+        name_of_line: A line's tokens -> the name it lists, ``""`` to skip the line on purpose
+            (e.g. a training clip of an official split file), ``None`` when it names nothing.
+
+    Returns:
+        The names in file order, duplicates dropped.
+
+    Raises:
+        VpropError: Missing or unreadable file, a line naming nothing, or no name at all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VpropError(f"{what} list not found", path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise VpropError(f"cannot read the {what} list ({error})", path) from None
+    names: list[str] = []
+    for number, line in enumerate(lines, start=1):
+        tokens = line.split()
+        if not tokens or tokens[0].startswith("#"):
+            continue
+        name = name_of_line(tokens)
+        if name is None:
+            raise VpropError(f"line {number} names no {what}: {line.strip()!r}", path)
+        if name:
+            names.append(name)
+    if not names:
+        raise VpropError(f"the {what.split()[-1]} list is empty", path)
+    return list(dict.fromkeys(names))
+
+
+def name_after_marker(token: str, markers: Sequence[str], depth: int) -> str | None:
+    """The ``depth`` path parts after the last ``marker`` folder of a list-file token.
+
+    ``name_after_marker("data/jhmdb/Rename_Images/pour/clip_a", ["Rename_Images"], 2)`` is
+    ``"pour/clip_a"``: any prefix is ignored, so lists written for another machine's layout
+    resolve against the local root. Markers are tried in order; ``None`` when none fits.
+    """
+    parts = [part for part in token.replace("\\", "/").split("/") if part]
+    for marker in markers:
+        if marker in parts:
+            at = len(parts) - 1 - parts[::-1].index(marker)
+            if len(parts) >= at + 1 + depth:
+                return "/".join(parts[at + 1: at + 1 + depth])
+    return None

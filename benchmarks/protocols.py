@@ -1,15 +1,14 @@
-"""Protocol knowledge per task and preset, as data: input-size rules, score sizes, decode top-k.
+"""The shape of a task protocol: input-size rules and :class:`TaskProtocol`, with task defaults.
 
-Each entry names the reference code it comes from. Tasks look their protocol up here by preset
-name (a table lookup with a default, never a branch), so a new preset is one line per task.
-The engine's own parameters (temperature, top-k, normalisation, nearest-resize library, ...)
-live in :mod:`vprop.propagation.presets`.
+The papers' values (which preset changes which default) live in one table,
+:data:`vprop.benchmarks.papers.PAPERS`; tasks read their resolved protocol from there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from vprop.benchmarks.sizes import fit_to_stride, long_side_size, short_side_size
 from vprop.errors import VpropError
@@ -54,59 +53,86 @@ class SizeRule:
         return fit_to_stride(size, stride)
 
     def describe(self) -> str:
-        """A short human-readable form (README, results.json)."""
+        """A short human-readable form (start summary, results.json, ``vprop presets``)."""
         if self.kind == "fixed":
-            return f"{self.size[0]}x{self.size[1]}"
+            landscape = f"{self.size[0]}x{self.size[1]}"
+            if self.size[0] == self.size[1]:
+                return landscape
+            return f"{landscape} ({self.size[1]}x{self.size[0]} for portrait frames)"
         if self.kind == "native":
-            return "native (floored to the stride unless the backbone pads)"
-        return f"{self.kind} {self.side}, other side floored to x{self.multiple}"
+            return "native resolution (floored to the stride unless the backbone pads, as CRW's " \
+                   "ResNet)"
+        short, other = ("short", "long") if self.kind == "short-side" else ("long", "short")
+        return f"{short} side {self.side}, {other} side floored to a multiple of {self.multiple}"
+
+
+OUTPUT_NEARESTS = (None, "opencv", "pil")
 
 
 @dataclass(frozen=True)
-class DavisProtocol:
-    """DAVIS-2017 settings of one preset.
+class TaskProtocol:
+    """One task's protocol for one preset (resolved from :data:`TASK_DEFAULTS` + a paper).
 
     Attributes:
         input_size: Backbone input rule.
-        score_size: (height, width) predictions are written at and scored against (ground
-            truth nearest-resized with OpenCV, as the CropMAE loader), or ``None`` for each
-            sequence's native size (the official protocol).
+        preset_overrides: Engine-preset changes this task makes for the paper (e.g. VIP's
+            top-10 for cropmae), as ``(field, value)`` pairs; the user's overrides win.
+        score_size: DAVIS: (height, width) predictions are written at and scored against, or
+            ``None`` for each sequence's native size (the official protocol).
+        decode_topk: JHMDB: cells averaged per joint when decoding keypoints.
+        output_nearest: Nearest resize of predictions to the annotation size (``pil``,
+            ``opencv``), or ``None`` for the preset's ``nearest``.
+        source: The reference code this default follows.
     """
 
     input_size: SizeRule
+    preset_overrides: tuple[tuple[str, object], ...] = ()
     score_size: tuple[int, int] | None = None
+    decode_topk: int | None = None
+    output_nearest: str | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.output_nearest not in OUTPUT_NEARESTS:
+            raise VpropError(f"output_nearest must be one of {OUTPUT_NEARESTS}, got "
+                             f"{self.output_nearest!r}")
+
+    def replace(self, **changes: Any) -> TaskProtocol:
+        """A copy with fields replaced (a paper's changes to the task default)."""
+        if "preset_overrides" in changes:
+            changes["preset_overrides"] = tuple(dict(changes["preset_overrides"]).items())
+        return dataclasses.replace(self, **changes)
+
+    def overrides(self) -> dict[str, object]:
+        """The preset overrides as a dict."""
+        return dict(self.preset_overrides)
+
+    def size_rule_text(self, user_size: tuple[int, int] | None) -> str:
+        """How the backbone input size is chosen, in words (start summary, results.json)."""
+        if user_size is not None:
+            return f"{user_size[0]}x{user_size[1]} (--size)"
+        text = self.input_size.describe()
+        return text if self.input_size.kind == "native" else \
+            f"{text}, floored to whole cells of the stride"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``results.json`` and ``vprop presets``."""
+        return {"input_size": self.input_size.describe(),
+                "preset_overrides": self.overrides(),
+                "score_size": None if self.score_size is None else list(self.score_size),
+                "decode_topk": self.decode_topk, "output_nearest": self.output_nearest,
+                "source": self.source}
 
 
-DAVIS: dict[str, DavisProtocol] = {
-    # CropMAE start.py davis_prop_args crop_size=[480, 880]; src/data/vos.py resizes to it.
-    # Scored natively by default (official DAVIS); `--score-size 480x880` is the paper's
-    # DAVIS_480_880 protocol (Table 1).
-    "cropmae": DavisProtocol(SizeRule("fixed", size=(480, 880))),
-    # videowalk README: --cropSize -1 (native frames; ResNet stride 8 gives ceil(size / 8)).
-    "crw": DavisProtocol(SizeRule("native")),
-    # DINO eval_video_segmentation.py read_frame: short side 480, long side floored to x64.
-    "dino": DavisProtocol(SizeRule("short-side", side=480, multiple=64)),
+TASK_DEFAULTS: dict[str, TaskProtocol] = {
+    # The official DAVIS protocol: native frames, predictions scored at the native size.
+    "davis": TaskProtocol(SizeRule("native"), source="davis2017-evaluation (native 480p)"),
+    # Frames resized to 320x320 for every preset; 5 cells averaged per joint.
+    "jhmdb": TaskProtocol(SizeRule("fixed", size=(320, 320)), decode_topk=5,
+                          source="CRW/CropMAE jhmdb.py (320x320); CropMAE "
+                                 "src/utils/test_utils.py (decode top-5)"),
+    # Long side 880, short side floored to x64; predictions PIL-nearest-resized to the labels.
+    "vip": TaskProtocol(SizeRule("long-side", side=880, multiple=64), output_nearest="pil",
+                        source="CropMAE start.py vip crop_size=[880], src/data/vos.py; "
+                               "eval_vip.py (PIL NEAREST)"),
 }
-DAVIS_DEFAULT = DavisProtocol(SizeRule("native"))
-
-# JHMDB: frames resized to 320x320 for every preset (CRW/CropMAE jhmdb.py).
-JHMDB_INPUT = SizeRule("fixed", size=(320, 320))
-# JHMDB decode: cells averaged per joint. CRW test_utils.process_pose(topk=3); CropMAE's
-# src/utils/test_utils.py uses 5 (the default for every other preset).
-JHMDB_DECODE_TOPK: dict[str, int] = {"crw": 3}
-JHMDB_DECODE_TOPK_DEFAULT = 5
-
-# VIP: long side 880, short side floored to x64 (CropMAE start.py vip crop_size=[880],
-# src/data/vos.py); top-10 instead of top-7 for the cropmae preset (vip_prop_args topk=10).
-VIP_INPUT = SizeRule("long-side", side=880, multiple=64)
-VIP_PRESET_OVERRIDES: dict[str, dict[str, object]] = {"cropmae": {"topk": 10}}
-
-
-def davis_protocol(preset_name: str) -> DavisProtocol:
-    """The DAVIS protocol of a preset (native input and scoring for unknown presets)."""
-    return DAVIS.get(preset_name, DAVIS_DEFAULT)
-
-
-def jhmdb_decode_topk(preset_name: str) -> int:
-    """Cells averaged per joint when decoding JHMDB keypoints for a preset."""
-    return JHMDB_DECODE_TOPK.get(preset_name, JHMDB_DECODE_TOPK_DEFAULT)

@@ -15,6 +15,10 @@ from vprop.propagation.presets import SCREEN_FACTOR
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
 AFFINITY_MODES = ("exact", "screened")
+# ``--precision`` (every command): backbone autocast dtype; ``auto`` is bf16 on CUDA, fp32
+# elsewhere (the CPU default stays exact float32).
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+PRECISION_AUTOCAST = {"auto": "auto", "bf16": "bfloat16", "fp16": "float16", "fp32": None}
 
 
 @dataclass
@@ -62,6 +66,11 @@ class EngineSettings:
             signature["screen_factor"] = SCREEN_FACTOR
         return signature
 
+    def resolve_precision(self, device_type: str) -> None:
+        """Turn ``autocast="auto"`` into bfloat16 on CUDA and no autocast elsewhere."""
+        if self.autocast == "auto":
+            self.autocast = "bfloat16" if device_type == "cuda" else None
+
     def torch_device(self) -> Any:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
         from vprop.utils import resolve_device
@@ -104,10 +113,10 @@ def bf16_warning(settings: EngineSettings, device_type: str) -> str | None:
     """A warning when bfloat16 work is asked of a CPU without native bfloat16, else None."""
     if device_type != "cpu" or os.environ.get("VPROP_NO_BF16_WARNING"):
         return None
-    wanted = [name for name, value in (("--amp", settings.autocast),
-                                       ("--feature-dtype", settings.feature_dtype))
-              if value == "bfloat16"]
+    wanted = [text for text, used in (("--precision bf16", settings.autocast == "bfloat16"),
+                                      ("--feature-dtype bfloat16",
+                                       settings.feature_dtype == "bfloat16")) if used]
     if not wanted or cpu_has_native_bf16():
         return None
-    return (f"warning: {' and '.join(wanted)} bfloat16 on a CPU without native bfloat16 "
+    return (f"warning: {' and '.join(wanted)} on a CPU without native bfloat16 "
             "instructions is emulated (several times slower than float32)")

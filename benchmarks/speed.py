@@ -28,11 +28,12 @@ from typing import Any
 import torch
 
 from vprop.benchmarks.background import SplitBatches, cpu_workers
+from vprop.benchmarks.papers import get_preset
 from vprop.benchmarks.pipeline import EngineSettings, read_frames
 from vprop.benchmarks.sizes import feature_stride, pads_input
-from vprop.benchmarks.tasks import EvalRequest, get_task
+from vprop.benchmarks.tasks import EvalRequest, get_task, run_task
 from vprop.checkpoints import load_backbone
-from vprop.propagation import get_preset, to_model_input
+from vprop.propagation import to_model_input
 from vprop.timing import StageTimer, recording
 
 
@@ -47,8 +48,9 @@ def backbone_alone(extractor: torch.nn.Module, request: EvalRequest) -> dict[str
         ``{"frames", "seconds"}``.
     """
     from vprop.benchmarks.davis.dataset import load_sequences
+    from vprop.benchmarks.davis.task import input_size
 
-    task, settings, preset = get_task("davis"), request.settings, request.preset
+    settings, preset = request.settings, request.preset
     device, autocast = settings.torch_device(), settings.dtype(settings.autocast)
     stride, pads = feature_stride(extractor), pads_input(extractor)
 
@@ -65,7 +67,7 @@ def backbone_alone(extractor: torch.nn.Module, request: EvalRequest) -> dict[str
     with cpu_workers(device, settings.cpu_workers) as workers:  # as the engine runs it
         run = extractor if workers is None else SplitBatches(extractor, *workers)
         for sequence in load_sequences(request.data_root, request.sequences):
-            size = task.input_size(preset, sequence.size, stride, request.size, pads)
+            size = input_size(preset, sequence.size, stride, request.size, pads)
             paths = list(sequence.frames)
             for first in range(0, len(paths), settings.batch_size):
                 chunk = paths[first:first + settings.batch_size]
@@ -119,7 +121,7 @@ def measure_run(
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         with recording(timer):
-            result = get_task("davis").run(extractor, request)
+            result = run_task(get_task("davis"), extractor, request)
         wall = time.perf_counter() - start
     frames = result["timing"]["this_run"]["frames_predicted"]
     report = {

@@ -1,41 +1,41 @@
-"""The task registry: ``davis``, ``jhmdb``, ``vip`` -> the module that runs each benchmark.
+"""The task registry and the one loop that runs any task: plan, reuse, shard, predict, score.
 
-A task module defines three functions:
-
-* ``preset_overrides(preset_name) -> dict``: task-specific preset changes (e.g. VIP's top-10
-  for the cropmae preset), applied before the user's own overrides;
-* ``make_sample(dest: Path) -> Path``: write the embedded synthetic sample in the official
-  layout under ``dest`` and return the dataset root to read;
-* ``run(extractor, request: EvalRequest) -> dict``: propagate, write the official outputs under
-  ``request.out_dir``, score, and return ``{"global": {...}, ...metrics..., "table": str}``.
+A task (:class:`Task`: DAVIS, JHMDB, VIP) says what its work units are (sequences, clips,
+videos, each with its input size and output files), how to predict one unit, and how to score
+a run. :func:`run_task` does everything else the same way for all three: the resume store
+(:mod:`vprop.benchmarks.resume`), torchrun sharding (:mod:`vprop.benchmarks.distributed`),
+timing, and scoring once on rank 0.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
-import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
+from tqdm import tqdm
+
+from vprop.benchmarks.distributed import Ranks, shard_longest_first
+from vprop.benchmarks.resume import ResumeStore, run_signature
 from vprop.benchmarks.settings import EngineSettings
-from vprop.benchmarks.sizes import feature_stride
 from vprop.errors import VpropError
 from vprop.propagation.presets import Preset
 from vprop.utils import atomic_write_json
 
+# Task name -> module defining ``TASK`` (imported on first use: the CLI lists names torch-free).
 TASK_MODULES = {
     "davis": "vprop.benchmarks.davis.task",
     "jhmdb": "vprop.benchmarks.jhmdb.task",
     "vip": "vprop.benchmarks.vip.task",
 }
+PER_FRAME_FILE = "per_frame.json"
 
 
 @dataclass
 class EvalRequest:
-    """Everything a task needs to run, resolved by the CLI.
+    """Everything a task needs to run, resolved by :mod:`vprop.benchmarks.evaluate`.
 
     Attributes:
         data_root: Dataset root in the official layout.
@@ -50,6 +50,7 @@ class EvalRequest:
         score_size: DAVIS: ``(height, width)`` to write and score predictions at, ``"native"``
             for each sequence's own size, ``None`` for the preset's protocol default.
         decode_topk: JHMDB: cells averaged per joint, ``None`` for the preset's protocol.
+        workers: Processes for scoring (``None``: one per CPU).
     """
 
     data_root: Path
@@ -63,21 +64,58 @@ class EvalRequest:
     synthetic: bool = False
     score_size: tuple[int, int] | str | None = None
     decode_topk: int | None = None
+    workers: int | None = 1
 
 
-def get_task(name: str) -> ModuleType:
-    """Import and return the task module for ``name``.
+@dataclass
+class WorkUnit:
+    """One sequence / clip / video of a run.
+
+    Attributes:
+        name: Its name (``clip`` names of JHMDB include the class: ``class/clip``).
+        frames: Number of frames (torchrun shards the longest first).
+        input_size: Backbone input (height, width).
+        outputs: Files it writes; all must exist for a finished unit to be reused.
+        item: The task's own description (a DavisSequence, JhmdbClip, VipVideo).
+        signature_extra: Task settings that change its outputs (decode top-k, score size).
+    """
+
+    name: str
+    frames: int
+    input_size: tuple[int, int]
+    outputs: list[Path]
+    item: Any
+    signature_extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(Protocol):
+    """What a benchmark provides to :func:`run_task` (one object per task module: ``TASK``)."""
+
+    name: str  # registry name
+    unit: str  # what a unit is called on the progress bar: seq, clip, video
+
+    def make_sample(self, dest: Path) -> Path:
+        """Write the embedded synthetic sample under ``dest``; return its root."""
+
+    def plan(self, extractor: Any, request: EvalRequest) -> list[WorkUnit]:
+        """The units of a request, in dataset order (checks layout and files)."""
+
+    def predict(self, extractor: Any, unit: WorkUnit, request: EvalRequest) -> None:
+        """Propagate one unit and write its outputs."""
+
+    def finish(self, request: EvalRequest, units: list[WorkUnit]) -> dict[str, Any]:
+        """Score every unit's outputs and return the task's result (written to results.json)."""
+
+
+def get_task(name: str) -> Task:
+    """The task object of ``name``.
 
     Raises:
         VpropError: Unknown task.
     """
     if name not in TASK_MODULES:
         raise VpropError(f"unknown task {name!r}; choose one of {sorted(TASK_MODULES)}")
-    return importlib.import_module(TASK_MODULES[name])
-
-
-DONE_DIR = ".vprop-done"
-PER_FRAME_FILE = "per_frame.json"
+    return importlib.import_module(TASK_MODULES[name]).TASK
 
 
 def write_per_frame(out_dir: Path, task: str, units: dict[str, Any]) -> Path:
@@ -97,169 +135,42 @@ def write_per_frame(out_dir: Path, task: str, units: dict[str, Any]) -> Path:
     return path
 
 
-def run_signature(
-    extractor: Any, preset: Preset, input_size: tuple[int, int], settings: EngineSettings,
-    **extra: Any,
-) -> dict[str, Any]:
-    """What determines a sequence's outputs: preset, input size, backbone, engine and extras.
+def run_task(task: Task, extractor: Any, request: EvalRequest,
+             ranks: Ranks | None = None) -> dict[str, Any] | None:
+    """Run a task: reuse finished units, predict this rank's share of the rest, score on rank 0.
 
-    The engine part is the settings that change predictions (dtypes, affinity mode).
+    Every rank plans the same units and makes the same reuse decisions (from the markers,
+    before any rank writes), then predicts its share of the units to compute, longest first.
+    Rank 0 waits for all ranks and scores everything once.
 
-    A finished sequence is reused by a later run only when its signature is equal, so a run
-    into an existing folder with another checkpoint, preset or size recomputes everything.
+    Returns:
+        The task's result plus ``skipped_finished``, ``recomputed``, ``timing`` and
+        ``ranks`` on rank 0; ``None`` on the other ranks.
+
+    Raises:
+        VpropError: Bad data, or another rank failed.
     """
-    describe = getattr(extractor, "describe", None)
-    signature = {
-        "preset": preset.to_dict(),
-        "input_size": list(input_size),
-        "stride": feature_stride(extractor),
-        "backbone": describe() if callable(describe) else None,
-        "engine": settings.signature(),
-        **extra,
-    }
-    return json.loads(json.dumps(signature, default=str))  # JSON-normalised, comparable
-
-
-def done_marker(out_dir: Path, name: str) -> Path:
-    """The marker file recording that sequence ``name`` finished (and with which settings)."""
-    return Path(out_dir) / DONE_DIR / f"{name.replace('/', '__')}.json"
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): value}
-
-
-def signature_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 3) -> str:
-    """What differs between two run signatures, e.g. ``preset.topk 7 -> 10``."""
-    before, after = _flatten(old), _flatten(new)
-    keys = [key for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]
-    parts = [f"{key} {before.get(key)} -> {after.get(key)}" for key in keys[:limit]]
-    if len(keys) > limit:
-        parts.append(f"{len(keys) - limit} more")
-    return ", ".join(parts) or "unknown"
-
-
-def read_record(marker: Path) -> dict[str, Any] | None:
-    """The content of a done marker, or None when absent or unreadable."""
-    try:
-        record = json.loads(marker.read_text())
-    except (OSError, ValueError):
+    ranks = ranks or Ranks()
+    units = task.plan(extractor, request)
+    store = ResumeStore(request.out_dir, request.overwrite, quiet=not ranks.is_main)
+    todo, signatures = [], {}
+    for unit in units:
+        signatures[unit.name] = run_signature(extractor, request.preset, unit.input_size,
+                                              request.settings, **unit.signature_extra)
+        if not store.reusable(unit.name, signatures[unit.name], unit.outputs):
+            todo.append(unit)
+    ranks.sync("planned")
+    mine = shard_longest_first(todo, ranks.rank, ranks.world)
+    with ranks.guard("predict"):
+        for unit in tqdm(mine, desc=task.name.upper(), unit=task.unit,
+                         disable=not request.settings.progress):
+            store.start(unit.name)
+            start = time.perf_counter()
+            task.predict(extractor, unit, request)
+            store.finish(unit.name, signatures[unit.name], unit.outputs, unit.frames,
+                         time.perf_counter() - start)
+    if not ranks.is_main:
         return None
-    return record if isinstance(record, dict) else None
-
-
-def announce(message: str) -> None:
-    """Print a line to stderr without breaking the progress bars."""
-    from tqdm import tqdm
-
-    tqdm.write(message, file=sys.stderr)
-
-
-class ResumeLog:
-    """Decides, announces and records which sequences a run reuses or recomputes, and why.
-
-    Args:
-        overwrite: ``--overwrite``: recompute every sequence.
-        quiet: Do not print (the decisions are still recorded).
-    """
-
-    def __init__(self, overwrite: bool, quiet: bool = False) -> None:
-        self.overwrite = overwrite
-        self.quiet = quiet
-        self.skipped: list[str] = []
-        self.recomputed: dict[str, str] = {}
-        self.records: dict[str, dict[str, Any]] = {}
-        self.this_run = {"frames": 0, "seconds": 0.0}
-
-    def _say(self, message: str) -> None:
-        if not self.quiet:
-            announce(message)
-
-    def reuse(self, name: str, record: dict[str, Any] | None, signature: dict[str, Any],
-              outputs_present: bool) -> bool:
-        """Whether ``name`` can be reused, given its stored record; announces the decision.
-
-        Args:
-            name: Sequence / clip / video name.
-            record: What the earlier run stored (``signature``, ``predicted_frames``,
-                ``seconds``), or
-                None when it never finished.
-            signature: The current run's signature for this sequence.
-            outputs_present: Whether every output file of the earlier run is still there.
-        """
-        if record is None:
-            return False
-        if self.overwrite:
-            reason = "--overwrite"
-        elif record.get("signature") != signature:
-            reason = "other settings: " + signature_changes(record.get("signature") or {},
-                                                            signature)
-        elif not outputs_present:
-            reason = "outputs missing"
-        else:
-            self.skipped.append(name)
-            self.records[name] = record
-            self._say(f"{name}: finished earlier with the same settings, reused "
-                      "(--overwrite recomputes)")
-            return True
-        self.recomputed[name] = reason
-        if not self.overwrite:  # asked for: counted in the end summary, not announced each time
-            self._say(f"{name}: recomputed ({reason})")
-        return False
-
-    def finished(self, name: str, frames: int, seconds: float) -> dict[str, Any]:
-        """Record a sequence predicted by this run; returns its timing record."""
-        self.this_run["frames"] += frames
-        self.this_run["seconds"] += seconds
-        self.records[name] = {"predicted_frames": frames, "seconds": seconds}
-        return self.records[name]
-
-    def summary(self) -> dict[str, Any]:
-        """``skipped_finished``, ``recomputed`` and ``timing`` for ``results.json``."""
-        known = [r for r in self.records.values() if isinstance(r.get("seconds"), (int, float))]
-        total = timing(sum(int(r.get("predicted_frames", 0)) for r in known),
-                       sum(float(r["seconds"]) for r in known))
-        total["sequences_without_timing"] = len(self.records) - len(known)
-        total["this_run"] = timing(self.this_run["frames"], self.this_run["seconds"])
-        return {"skipped_finished": list(self.skipped), "recomputed": dict(self.recomputed),
-                "timing": total}
-
-    def check_marker(self, name: str, marker: Path, signature: dict[str, Any],
-                     outputs: list[Path]) -> bool:
-        """:meth:`reuse` for tasks that keep a done marker per sequence (DAVIS, VIP)."""
-        record = read_record(marker)
-        present = (record is not None and record.get("outputs") == [p.name for p in outputs]
-                   and all(path.is_file() for path in outputs))
-        return self.reuse(name, record, signature, present)
-
-
-def is_finished(marker: Path, signature: dict[str, Any], outputs: list[Path]) -> bool:
-    """Whether a sequence finished with this signature and all its outputs still exist."""
-    done = read_record(marker)
-    return (
-        done is not None
-        and done.get("signature") == signature
-        and done.get("outputs") == [path.name for path in outputs]
-        and all(path.is_file() for path in outputs)
-    )
-
-
-def mark_finished(marker: Path, signature: dict[str, Any], outputs: list[Path],
-                  **timing_record: Any) -> None:
-    """Record that a sequence finished: signature, output names, frames and seconds."""
-    atomic_write_json(marker, {"signature": signature, "outputs": [path.name for path in outputs],
-                               **timing_record})
-
-
-def timing(frames: int, seconds: float) -> dict[str, Any]:
-    """The ``timing`` block of a task result."""
-    return {
-        "frames_predicted": frames,
-        "seconds": seconds,
-        "frames_per_second": frames / seconds if frames and seconds > 0 else None,
-    }
+    result = task.finish(request, units)
+    return {**result, **store.summary([unit.name for unit in units]),
+            "ranks": ranks.world}

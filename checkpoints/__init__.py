@@ -1,6 +1,7 @@
 """Any published backbone checkpoint -> a frozen, L2-normalised dense feature extractor."""
 
-from vprop.checkpoints.extractor import FeatureExtractor, ViTFeatures, load_backbone
+from vprop.checkpoints.extractor import FeatureExtractor, ViTFeatures, load_backbone, wrap_encoder
+from vprop.checkpoints.loading import build_encoder_from_state
 from vprop.checkpoints.registry import (
     ALIASES,
     ArchInfo,
@@ -11,4 +12,5 @@ from vprop.checkpoints.registry import (
 )
 
 __all__ = ["ALIASES", "ArchInfo", "FeatureExtractor", "ViTFeatures", "arch_info",
-           "create_backbone", "create_vit", "list_archs", "load_backbone"]
+           "build_encoder_from_state", "create_backbone", "create_vit", "list_archs",
+           "load_backbone", "wrap_encoder"]

@@ -215,10 +215,27 @@ def load_backbone(
     Raises:
         VpropError: Any problem with the arch name, the file or its weights.
     """
-    from vprop.checkpoints.cnn import CNNFeatures
-
     check_pos_embed_mode(pos_embed)
     model, report = build_encoder(arch, ckpt, ckpt_format, unsafe_load, **arch_kwargs)
+    return wrap_encoder(model, report, pos_embed=pos_embed, layer=layer)
+
+
+def wrap_encoder(model: nn.Module, report: LoadReport, pos_embed: str = "dino",
+                 layer: int | None = None) -> FeatureExtractor:
+    """The frozen feature extractor of a built backbone (``build_encoder*``'s output).
+
+    Args:
+        model: A timm backbone from :func:`~vprop.checkpoints.loading.build_encoder` or
+            :func:`~vprop.checkpoints.loading.build_encoder_from_state`.
+        report: Its load report (``report.family`` picks the ViT or CNN extractor).
+        pos_embed: ``'dino'`` or ``'exact'`` (ViTs only).
+        layer: Feature block (ViT) or stage (CNN); ``None`` = the protocol default.
+
+    Returns:
+        A :class:`FeatureExtractor` in eval mode with frozen float32 weights.
+    """
+    from vprop.checkpoints.cnn import CNNFeatures
+
     if report.family == "cnn":
         return CNNFeatures(model, report, layer=layer)
     return ViTFeatures(model, report, pos_embed=pos_embed, layer=layer)

@@ -8,8 +8,8 @@ files or models, never change dtypes, and raise :class:`VpropError` (without a p
 adds it) when the content does not have their layout.
 
 Formats:
-    vprop: vprop's own pretraining checkpoint, ``{'model': ..., 'vprop': {'format':
-        'vprop-pretrain', 'version': 1, 'arch': ..., ...}, 'optimizer': ..., ...}``.
+    vprop: vprop's own pretraining checkpoint, defined in :mod:`vprop.checkpoints.vprop_format`
+        (``{'model': ..., 'vprop': {'format': 'vprop-pretrain', 'version': 1, 'arch': ...}}``).
     cropmae, siammae, mae: ``{'model': state_dict}`` with MAE key names; ``decoder*`` and
         ``mask_token`` dropped (cropmae/siammae decoders use cross-attention blocks).
     dino: ``{'teacher': ..., 'student': ...}`` (teacher preferred), or a bare state dict with
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vprop.checkpoints import foreign
+from vprop.checkpoints import foreign, vprop_format
 from vprop.checkpoints.formats_base import (
     AdaptedCheckpoint,
     is_classifier,
@@ -35,9 +35,6 @@ from vprop.checkpoints.formats_base import (
     tensor_dict,
 )
 from vprop.errors import VpropError
-
-VPROP_FORMAT_TAG = "vprop-pretrain"
-VPROP_FORMAT_VERSION = 1
 
 
 def _is_mae_extra(key: str) -> bool:
@@ -52,16 +49,9 @@ def _model_dict(raw: Mapping, where: str = "checkpoint['model']") -> dict[str, A
 
 def adapt_vprop(raw: Mapping) -> AdaptedCheckpoint:
     """Read a vprop pretraining checkpoint: encoder keys in ``model``, metadata in ``vprop``."""
-    meta = raw.get("vprop")
-    if not isinstance(meta, Mapping) or meta.get("format") != VPROP_FORMAT_TAG:
-        raise VpropError(f"no 'vprop' metadata with format {VPROP_FORMAT_TAG!r}")
-    if meta.get("version") != VPROP_FORMAT_VERSION:
-        raise VpropError(
-            f"vprop checkpoint version {meta.get('version')!r} is not supported "
-            f"(this vprop reads version {VPROP_FORMAT_VERSION})"
-        )
+    meta = vprop_format.check_metadata(raw)
     kept, dropped = split(_model_dict(raw), _is_mae_extra)
-    return AdaptedCheckpoint(kept, "vprop", dropped, dict(meta))
+    return AdaptedCheckpoint(kept, "vprop", dropped, meta)
 
 
 def _adapt_mae_family(raw: Mapping, name: str) -> AdaptedCheckpoint:
@@ -209,8 +199,7 @@ def detect_format(raw: Any, from_safetensors: bool = False) -> str:
     if from_safetensors:
         return "safetensors"
     if isinstance(raw, Mapping):
-        meta = raw.get("vprop")
-        if isinstance(meta, Mapping) and meta.get("format") == VPROP_FORMAT_TAG:
+        if vprop_format.is_vprop(raw):
             return "vprop"
         if is_tensor_dict(raw.get("teacher")) or is_tensor_dict(raw.get("student")):
             return "dino"

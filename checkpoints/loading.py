@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_ARCH = "vit_small_patch16_224"
 RANDOM_INIT_SEED = 0  # seed of randomly initialised backbones (no --ckpt)
 
-__all__ = ["DEFAULT_ARCH", "LoadReport", "build_encoder", "infer_arch", "read_checkpoint"]
+__all__ = ["DEFAULT_ARCH", "LoadReport", "build_encoder", "build_encoder_from_state",
+           "infer_arch", "read_checkpoint"]
 
 
 @dataclass
@@ -146,27 +148,13 @@ def _load_adapted(path: Path, ckpt_format: str, unsafe_load: bool) -> AdaptedChe
         raise VpropError(str(err), path) from None
 
 
-def _random_encoder(arch: str | None, **arch_kwargs: Any
-                    ) -> tuple[torch.nn.Module, LoadReport]:
-    """A seeded random-init backbone (reproducible baselines; global RNG untouched)."""
-    name = arch or DEFAULT_ARCH
-    info = arch_info(name)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        model = create_backbone(name, dynamic_img_size=True, **arch_kwargs)
-    grid = (info.grid_size, info.grid_size) if info.grid_size else None
-    report = LoadReport(arch=name, timm_name=info.timm_name, family=info.family,
-                        pos_embed_grid=grid, random_init_seed=RANDOM_INIT_SEED)
-    return model.float().eval(), report
-
-
-def _choose_arch(arch: str | None, adapted: AdaptedCheckpoint, path: Path) -> str:
+def _choose_arch(arch: str | None, adapted: AdaptedCheckpoint, where: str) -> str:
     meta_arch = adapted.meta.get("arch")
     if arch is not None:
         arch_info(arch)
         if meta_arch and str(meta_arch) != arch:
             logger.warning("%s: checkpoint was trained as %s, loading it as %s",
-                           path, meta_arch, arch)
+                           where, meta_arch, arch)
         return arch
     if meta_arch:
         arch_info(str(meta_arch))
@@ -192,7 +180,7 @@ def build_encoder(
     unsafe_load: bool = False,
     **arch_kwargs: Any,
 ) -> tuple[torch.nn.Module, LoadReport]:
-    """Build a timm backbone and load a checkpoint into it, strictly.
+    """Build a timm backbone: seeded random weights, or a checkpoint file loaded strictly.
 
     Args:
         arch: vprop alias or timm name. ``None``: the arch stored in the checkpoint (vprop
@@ -211,6 +199,35 @@ def build_encoder(
     """
     if ckpt is None:
         return _random_encoder(arch, **arch_kwargs)
+    return _encoder_from_file(ckpt, arch, ckpt_format, unsafe_load, **arch_kwargs)
+
+
+def _random_encoder(arch: str | None = None, **arch_kwargs: Any
+                    ) -> tuple[torch.nn.Module, LoadReport]:
+    """A backbone with seeded random weights (reproducible baselines; global RNG untouched)."""
+    name = arch or DEFAULT_ARCH
+    info = arch_info(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        model = create_backbone(name, dynamic_img_size=True, **arch_kwargs)
+    grid = (info.grid_size, info.grid_size) if info.grid_size else None
+    report = LoadReport(arch=name, timm_name=info.timm_name, family=info.family,
+                        pos_embed_grid=grid, random_init_seed=RANDOM_INIT_SEED)
+    return model.float().eval(), report
+
+
+def _encoder_from_file(
+    ckpt: str | Path,
+    arch: str | None = None,
+    ckpt_format: str = "auto",
+    unsafe_load: bool = False,
+    **arch_kwargs: Any,
+) -> tuple[torch.nn.Module, LoadReport]:
+    """Read a checkpoint file (or ``zoo:NAME``) safely and load it into a backbone, strictly.
+
+    Arguments as :func:`build_encoder`; the report names the file and its SHA-256, and every
+    error names the file.
+    """
     if str(ckpt).startswith("zoo:"):
         from vprop.checkpoints.zoo import resolve_zoo
 
@@ -219,27 +236,65 @@ def build_encoder(
         ckpt_format = entry.format if ckpt_format == "auto" else ckpt_format
     path = Path(ckpt)
     adapted = _load_adapted(path, ckpt_format, unsafe_load)
-    state = adapted.state_dict
     try:
-        name = _choose_arch(arch, adapted, path)
-        model, grid, unexpected = _build_for_state(name, state, **arch_kwargs)
+        return _encoder_from_adapted(adapted, arch, path, **arch_kwargs)
     except VpropError as err:
         raise VpropError(str(err), path) from None
+
+
+def build_encoder_from_state(
+    state_dict: Mapping[str, Any],
+    arch: str | None = None,
+    ckpt_format: str = "plain",
+    **arch_kwargs: Any,
+) -> tuple[torch.nn.Module, LoadReport]:
+    """Load in-memory weights into a backbone, strictly, as a checkpoint file would be loaded.
+
+    Nothing is written to disk: this is the entry point for weights that live in memory (the
+    encoder during pretraining, a model built in a notebook).
+
+    Args:
+        state_dict: Encoder weights under timm names (``ckpt_format='plain'``), or any
+            checkpoint content :func:`vprop.checkpoints.formats.adapt` reads (e.g. a whole
+            ``vprop-pretrain`` payload with ``ckpt_format='auto'``).
+        arch: As for :func:`build_encoder`.
+        ckpt_format: ``'plain'`` (default), ``'auto'`` or a format of
+            :mod:`vprop.checkpoints.formats`.
+        **arch_kwargs: Extra ``timm.create_model`` arguments.
+
+    Returns:
+        (model in eval mode, float32; the load report, with ``ckpt`` and ``sha256`` unset).
+
+    Raises:
+        VpropError: Unknown format, or weights that do not fit the arch.
+    """
+    adapted = adapt(state_dict, ckpt_format)
+    return _encoder_from_adapted(adapted, arch, None, **arch_kwargs)
+
+
+def _encoder_from_adapted(adapted: AdaptedCheckpoint, arch: str | None, path: Path | None,
+                          **arch_kwargs: Any) -> tuple[torch.nn.Module, LoadReport]:
+    """Build the arch for ``adapted`` and load its weights (``path`` only for the report)."""
+    state = adapted.state_dict
+    where = "in-memory weights" if path is None else str(path)
+    name = _choose_arch(arch, adapted, where)
+    model, grid, unexpected = _build_for_state(name, state, **arch_kwargs)
     dtypes = sorted({str(v.dtype).replace("torch.", "") for v in state.values()})
     weights = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()
                if k not in unexpected}
     _, unloaded = model.load_state_dict(weights, strict=False)
     if any(not is_classifier(k) for k in unloaded):  # cannot happen after _match_state
-        raise VpropError(f"unexpected keys reached the model: {unloaded}", path)
+        raise VpropError(f"unexpected keys reached the model: {unloaded}")
     info = arch_info(name)
     report = LoadReport(
-        arch=name, timm_name=info.timm_name, family=info.family, ckpt=str(path),
-        sha256=sha256_file(path), format=adapted.format, unexpected_keys=unexpected,
-        dropped_keys=adapted.dropped_keys, stored_dtypes=dtypes, pos_embed_grid=grid,
-        meta=adapted.meta,
+        arch=name, timm_name=info.timm_name, family=info.family,
+        ckpt=None if path is None else str(path),
+        sha256=None if path is None else sha256_file(path), format=adapted.format,
+        unexpected_keys=unexpected, dropped_keys=adapted.dropped_keys, stored_dtypes=dtypes,
+        pos_embed_grid=grid, meta=adapted.meta,
     )
-    logger.info("loaded %s as %s (format %s, %d tensors, dropped %d, stored %s)", path, name,
+    logger.info("loaded %s as %s (format %s, %d tensors, dropped %d, stored %s)", where, name,
                 adapted.format, len(weights), len(adapted.dropped_keys), ", ".join(dtypes))
     if unexpected:
-        logger.warning("%s: unexpected keys ignored: %s", path, ", ".join(unexpected))
+        logger.warning("%s: unexpected keys ignored: %s", where, ", ".join(unexpected))
     return model.float().eval(), report

@@ -75,12 +75,19 @@ def is_safetensors(path: Path) -> bool:
     return head[8:9] == b"{" and 0 < header_len < path.stat().st_size
 
 
-def read_checkpoint(path: str | Path, unsafe_load: bool = False) -> tuple[Any, bool]:
+#: What a refusal of ``weights_only`` suggests by default (``vprop eval``'s ``--unsafe-load``).
+UNSAFE_LOAD_ADVICE = "if you trust this file, pass --unsafe-load (unsafe_load=True)"
+
+
+def read_checkpoint(path: str | Path, unsafe_load: bool = False,
+                    advice: str = UNSAFE_LOAD_ADVICE) -> tuple[Any, bool]:
     """Read a checkpoint file without executing code from it (unless ``unsafe_load``).
 
     Args:
         path: A ``torch.save`` / Lightning file or a ``.safetensors`` file.
         unsafe_load: Allow arbitrary pickled objects (can run code from the file); warns.
+        advice: What the message of a refused pickle suggests (callers without an
+            ``--unsafe-load`` flag say why the file should not need it).
 
     Returns:
         (content, read_from_safetensors).
@@ -104,31 +111,30 @@ def read_checkpoint(path: str | Path, unsafe_load: bool = False) -> tuple[Any, b
         message = f"unsafe_load: unpickling {path} may run arbitrary code from the file"
         warnings.warn(message, UserWarning, stacklevel=2)
         logger.warning(message)
-        return _torch_load(path, weights_only=False), False
+        return _torch_load(path, weights_only=False, advice=advice), False
     with torch.serialization.safe_globals(_safe_globals()):
-        return _torch_load(path, weights_only=True), False
+        return _torch_load(path, weights_only=True, advice=advice), False
 
 
-def _torch_load(path: Path, weights_only: bool) -> Any:
+def _torch_load(path: Path, weights_only: bool, advice: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as err:  # torch raises many types for bad files
         if weights_only and "weights only load failed" in str(err).lower():
-            raise VpropError(weights_only_message(str(err)), path) from None
+            raise VpropError(weights_only_message(str(err), advice), path) from None
         raise VpropError(f"cannot read checkpoint (corrupt or not a checkpoint): "
                          f"{first_line(err)}", path) from None
 
 
-def weights_only_message(text: str) -> str:
+def weights_only_message(text: str, advice: str = UNSAFE_LOAD_ADVICE) -> str:
     """Explain a ``weights_only`` refusal: a non-tensor object, or not a pickle at all."""
     found = re.search(r"GLOBAL (\S+)", text)
     if found:
-        return (f"refusing to unpickle a non-tensor object ({found.group(1)}); if you trust "
-                "this file, pass --unsafe-load (unsafe_load=True)")
+        return f"refusing to unpickle a non-tensor object ({found.group(1)}); {advice}"
     found = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
     detail = found.group(1).strip() if found else "unknown pickle content"
     return (f"cannot read checkpoint safely (corrupt, or not a tensor-only pickle: {detail}); "
-            "if it is a trusted pickle, --unsafe-load (unsafe_load=True) may read it")
+            f"{advice}")
 
 
 def first_line(err: BaseException) -> str:

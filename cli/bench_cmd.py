@@ -7,7 +7,8 @@ import click
 from vprop.cli.main import LazyGroup
 
 # name -> module of vprop.cli holding a click command called ``command``.
-_BENCHES = {"eval": "bench_eval", "pretrain": "bench_pretrain", "features": "bench_features"}
+_BENCHES = {"eval": "bench_eval", "pretrain": "bench_pretrain", "features": "bench_features",
+            "score": "bench_score"}
 
 
 class _BenchGroup(LazyGroup):

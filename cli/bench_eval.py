@@ -35,11 +35,29 @@ from vprop.errors import VpropError
 @click.option("--skip-memory", is_flag=True, help="Only the throughput run.")
 @click.option("--skip-throughput", is_flag=True, help="Only the memory runs.")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the JSON here.")
+@click.option("--full-scale", is_flag=True,
+              help="Throughput on a generated full-scale synthetic DAVIS val (30 sequences, "
+                   "1,999 frames at 854x480, 1-5 objects) instead of --data-root.")
+@click.option("--full-scale-sequences", type=click.IntRange(1, 30), default=None,
+              help="With --full-scale: only the first N sequences (quick checks). --sequences is "
+                   "ignored with --full-scale.")
+@click.option("--nproc", type=click.IntRange(min=1), default=None,
+              help="Run the throughput measurement as `torchrun --nproc_per_node N ... eval` "
+                   "(peak RSS per rank).")
 def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory_arch: str,
             long_frames: int, short_frames: int, device: str, batch_size: int, amp: str | None,
             feature_dtype: str, affinity: str, cpu_workers: int | None, skip_memory: bool,
-            skip_throughput: bool, out: Path | None) -> None:
+            skip_throughput: bool, out: Path | None, full_scale: bool,
+            full_scale_sequences: int | None, nproc: int | None) -> None:
     """Measure `vprop eval` at the cropmae preset (each run in a fresh process)."""
+    if full_scale and data_root is not None:
+        raise VpropError("--full-scale: replaces --data-root; give one of the two")
+    scale = tempfile.TemporaryDirectory() if full_scale else None
+    if scale is not None:  # the full-scale sample lives until the command ends
+        from vprop.benchmarks.davis.synthetic import make_full_scale_sample
+
+        data_root = make_full_scale_sample(Path(scale.name), full_scale_sequences)
+        sequences = ""
     if not skip_throughput:
         if data_root is None:
             raise VpropError("--data-root: required for the throughput run (a DAVIS root, "
@@ -50,11 +68,18 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
     from vprop.benchmarks.speed import format_split, measure_in_subprocess
 
     common = {"device": device, "batch_size": batch_size, "amp": amp,
-              "feature_dtype": feature_dtype, "affinity": affinity, "cpu_workers": cpu_workers}
+              "feature_dtype": feature_dtype, "affinity": affinity}
     report = {}
-    if not skip_throughput:
+    if not skip_throughput and nproc is not None:
+        from vprop.benchmarks.scaling import measure_torchrun_eval
+
+        report["throughput"] = measure_torchrun_eval(data_root, sequences, nproc, arch, ckpt,
+                                                     **common)
+        click.echo(json.dumps(report["throughput"], indent=2))
+    elif not skip_throughput:
         report["throughput"] = measure_in_subprocess(
-            data_root=data_root, sequences=sequences.split(","), arch=arch, ckpt=ckpt, **common)
+            data_root=data_root, sequences=sequences.split(",") if sequences else None,
+            arch=arch, ckpt=ckpt, cpu_workers=cpu_workers, **common)
         click.echo(json.dumps(report["throughput"], indent=2))
         click.echo(format_split(report["throughput"]))
     if not skip_memory:

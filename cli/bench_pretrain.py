@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from vprop.cropmae.config import METHODS, PRECISIONS, TrainConfig
+from vprop.benchmarks.settings import PRECISIONS
+from vprop.cli.aliases import option_with_alias, take
+from vprop.cropmae.config import METHODS, TrainConfig
 from vprop.utils import atomic_write_json
 
 
@@ -39,11 +41,11 @@ from vprop.utils import atomic_write_json
               help="Fused AdamW on CUDA.")
 @click.option("--channels-last/--no-channels-last", default=False, show_default=True,
               help="Channels-last views for the patch embedding.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None,
-              help="Also write the results here.")
+@option_with_alias("--out", "--json", "json_path", type=click.Path(path_type=Path),
+                   help="Also write the results (JSON) here.")
 def command(archs, method, data, batch_size, img_size, steps, warmup, data_batches, workers,
             precision, compile_, device, no_end_to_end, no_model, reduced_decode, gpu_decode,
-            fused_attention, fused_adamw, channels_last, json_path) -> None:
+            fused_attention, fused_adamw, channels_last, **out) -> None:
     """Measure images/s of CropMAE/SiamMAE training and of its data pipeline.
 
     Prints model-only, data-only and end-to-end images/s (samples: one CropMAE image or
@@ -53,6 +55,7 @@ def command(archs, method, data, batch_size, img_size, steps, warmup, data_batch
     from vprop.cropmae.bench import run_benchmark
     from vprop.cropmae.data import default_workers
 
+    json_path, _ = take(out, "json_path", "--out", "--json")
     results = []
     for arch in archs:
         config = TrainConfig(

@@ -9,8 +9,8 @@ import click
 
 from vprop.cli.options import (
     backbone_options,
+    parse_spec,
     propagation_options,
-    run_evaluation,
     table_format_option,
 )
 
@@ -35,8 +35,10 @@ def command(ckpt: Path | None, out: Path | None, table_format: str, report: bool
     task = str(options["task"])
     if out is None:
         out = Path("runs") / f"{task}-{options['preset']}-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_evaluation(task, ckpt, out, options, table_format=table_format)
-    if report:
+    from vprop.benchmarks.evaluate import evaluate
+
+    payload = evaluate(parse_spec(task, ckpt, out, options), table_format=table_format)
+    if report and payload is not None:  # None: a torchrun rank other than 0
         from vprop.benchmarks.report.build import build_report
 
         click.echo(f"report written to {build_report([out], out / 'report')}", err=True)

@@ -20,6 +20,7 @@ _COMMANDS = {
     "convert": "convert_cmd",
     "bench": "bench_cmd",
     "models": "models_cmd",
+    "presets": "presets_cmd",
     "prepare": "prepare_cmd",
 }
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import click
 
-from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, PRECISIONS, TrainConfig
+from vprop.benchmarks.settings import PRECISIONS
+from vprop.cli.aliases import option_with_alias, take
+from vprop.cropmae.config import CROP_STRATEGIES, DATA_FORMATS, METHODS, TrainConfig
 from vprop.cropmae.loggers import LOGGERS
 from vprop.safety import FINITE
 
@@ -31,8 +33,9 @@ def _pair(kind):
               default=_D.video_backend, show_default=True)
 @click.option("--subset", type=int, default=None,
               help="Train on a seeded random subset of this many items (e.g. 239787).")
-@click.option("--output-dir", default=_D.output_dir, show_default=True,
-              help="Checkpoints, config.json, log.jsonl, train.log, reconstructions/.")
+@option_with_alias("--out", "--output-dir", "output_dir",
+                   help="Run folder: checkpoints, config.json, log.jsonl, train.log, "
+                        f"reconstructions/ [default: {_D.output_dir}].")
 @click.option("--arch", default=_D.arch, show_default=True, help="ViT (timm name, alias).")
 @click.option("--img-size", type=int, default=_D.img_size, show_default=True)
 @click.option("--mask-ratio", type=FINITE, default=None,
@@ -97,7 +100,7 @@ def _pair(kind):
 @click.option("--save-every-steps", type=int, default=_D.save_every_steps, show_default=True,
               help="Also refresh checkpoint-last.pth every N steps (0: off).")
 @click.option("--resume", default=None,
-              help="Checkpoint to continue from, or 'auto' (OUTPUT_DIR/checkpoint-last.pth).")
+              help="Checkpoint to continue from, or 'auto' (OUT/checkpoint-last.pth).")
 @click.option("--stop-after-steps", type=int, default=None,
               help="Save and stop after this many steps (schedule unchanged).")
 @click.option("--log-every", type=int, default=_D.log_every, show_default=True,
@@ -107,18 +110,20 @@ def _pair(kind):
 @click.option("--eval-every", type=int, default=_D.eval_every, show_default=True,
               help="Epochs between DAVIS evaluations.")
 @click.option("--show-reconstructions", is_flag=True,
-              help="Write the Fig. 3 panel at every checkpoint (OUTPUT_DIR/reconstructions).")
+              help="Write the Fig. 3 panel at every checkpoint (OUT/reconstructions).")
 @click.option("--recon-count", type=int, default=_D.recon_count, show_default=True)
 @click.option("--logger", type=click.Choice(LOGGERS), default=_D.logger, show_default=True,
-              help="Also log to TensorBoard (OUTPUT_DIR/tensorboard) or W&B (offline without "
+              help="Also log to TensorBoard (OUT/tensorboard) or W&B (offline without "
                    "a key); log.jsonl is always written.")
 @click.option("--log-images-every", type=int, default=_D.log_images_every, show_default=True,
               help="Epochs between reconstruction panels sent to the tracker (0: never).")
 @click.option("--wandb-project", default=_D.wandb_project, show_default=True)
 def command(**options) -> None:
-    """Pretrain a ViT with CropMAE or SiamMAE (output: runs/pretrain unless --output-dir)."""
+    """Pretrain a ViT with CropMAE or SiamMAE (output: runs/pretrain unless --out)."""
     from vprop.cropmae.train import run_pretraining
 
+    options["output_dir"], out_option = take(options, "output_dir", "--out", "--output-dir",
+                                             _D.output_dir)
     options["compile"] = options.pop("compile_")
     options["progress"] = not options.pop("no_progress")
-    run_pretraining(TrainConfig(**options))  # prints the start and end summaries (rank 0)
+    run_pretraining(TrainConfig(**options), out_option)  # prints start/end summaries (rank 0)

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from vprop.benchmarks.parallel import check_workers
 from vprop.benchmarks.summary import plural
 from vprop.benchmarks.tables import TASK_METRICS, Table, percent, render, sequences_text
 from vprop.cli.options import parse_score_size, table_format_option
@@ -26,7 +27,7 @@ def _davis_sequences(results: Path, sequences: str | None, data_root: Path,
                      imageset: str) -> tuple[list[str], str]:
     """The DAVIS sequences to score and a line saying where they came from."""
     from vprop.benchmarks.davis.dataset import read_imageset
-    from vprop.benchmarks.davis.scoring import covered_sequences
+    from vprop.benchmarks.davis.sources import covered_sequences
 
     if sequences is not None:
         names = [name.strip() for name in sequences.split(",") if name.strip()]
@@ -44,7 +45,7 @@ def _davis_sequences(results: Path, sequences: str | None, data_root: Path,
 
 
 def _score_davis(data_root: Path, results: Path, sequences: str | None, imageset: str,
-                 score_size: str | None, out_dir: Path, progress: bool
+                 score_size: str | None, out_dir: Path, progress: bool, workers: int | None
                  ) -> tuple[dict[str, Any], list[Path]]:
     from vprop.benchmarks.davis.csv_report import write_csv_reports
     from vprop.benchmarks.davis.scoring import score_davis
@@ -54,7 +55,7 @@ def _score_davis(data_root: Path, results: Path, sequences: str | None, imageset
     size = parse_score_size(score_size)
     size = None if size == "native" else size
     scores = score_davis(data_root, results, sequences=names, imageset=imageset,
-                         progress=progress, score_size=size)
+                         progress=progress, score_size=size, workers=workers)
     for warning in scores["warnings"]:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     paths = write_csv_reports(scores, out_dir, split=Path(imageset).stem)
@@ -64,12 +65,13 @@ def _score_davis(data_root: Path, results: Path, sequences: str | None, imageset
 
 
 def _score_task(task: str, data_root: Path, results: Path, sequences: str | None,
-                split: Path | None, out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+                split: Path | None, out_dir: Path, workers: int | None
+                ) -> tuple[dict[str, Any], list[Path]]:
     from vprop.benchmarks.tasks import get_task
 
     names = None if sequences is None else [
         name.strip() for name in sequences.split(",") if name.strip()]
-    scores = get_task(task).score(data_root, results, names, split, out_dir)
+    scores = get_task(task).score(data_root, results, names, split, out_dir, workers=workers)
     paths = [Path(path) for path in scores.pop("csv")]
     return {"sequences": names, **scores}, paths
 
@@ -98,15 +100,21 @@ def _score_task(task: str, data_root: Path, results: Path, sequences: str | None
               help="Where to write the CSVs and scores.json (default: the results folder; for "
                    "an RLE file, <file stem>-scores/ beside it).")
 @click.option("--progress/--no-progress", default=True, help="Per-sequence progress bar.")
+@click.option("--workers", type=int, default=None,
+              help="Processes scoring sequences / clips / videos in parallel; results are "
+                   "identical for any number. Default: every available CPU that gets enough "
+                   "work to pay its start-up (DAVIS/VIP: 150 frames each), else one.")
 @table_format_option
 def command(task: str, data_root: Path, results: Path, sequences: str | None, imageset: str,
             split: Path | None, score_size: str | None, out: Path | None, progress: bool,
-            table_format: str) -> None:
+            workers: int | None, table_format: str) -> None:
     """Score predictions; write scores.json and the CSVs, print a table.
 
     DAVIS without --sequences scores the imageset, or the sequences the run covered when it
     covered only some (read from its results.json, the RLE file or the folder; announced).
     """
+    if workers is not None:
+        check_workers(workers)
     if task != "davis" and score_size is not None:
         raise VpropError("--score-size: only used by --task davis")
     parse_score_size(score_size)
@@ -124,9 +132,10 @@ def command(task: str, data_root: Path, results: Path, sequences: str | None, im
         raise VpropError("exists and is not a folder", out_dir)
     if task == "davis":
         payload, paths = _score_davis(data_root, results, sequences, imageset, score_size,
-                                      out_dir, progress)
+                                      out_dir, progress, workers)
     else:
-        payload, paths = _score_task(task, data_root, results, sequences, split, out_dir)
+        payload, paths = _score_task(task, data_root, results, sequences, split, out_dir,
+                                     workers)
     json_path = out_dir / "scores.json"
     atomic_write_json(json_path, json_safe({
         "task": task, "data_root": str(data_root), "results": str(results), **payload,

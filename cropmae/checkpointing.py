@@ -1,31 +1,25 @@
-"""Pretraining checkpoints: the ``vprop-pretrain`` layout, written atomically, loaded safely.
+"""Pretraining state <-> the ``vprop-pretrain`` checkpoint layout.
 
-Layout (loadable with ``torch.load(weights_only=True)``)::
-
-    {'model': {timm encoder keys at top level, decoder* keys, 'mask_token'},
-     'vprop': {'format': 'vprop-pretrain', 'version': 1, 'arch', 'method', 'img_size',
-               'patch_size'},
-     'optimizer': ..., 'scaler': ..., 'epoch': int, 'step': int, 'rng': {...},
-     'args': {resolved config}, 'progress': {'steps_per_epoch', 'total_steps'}}
+The format itself (tag, version, layout, atomic fsync'ed :func:`save_checkpoint`, safe
+:func:`load_checkpoint`) is defined once, in :mod:`vprop.checkpoints.vprop_format`; this module
+turns a training run's model, optimiser and RNG states into that layout and back.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from vprop.checkpoints.vprop_format import load as load_checkpoint
+from vprop.checkpoints.vprop_format import metadata
+from vprop.checkpoints.vprop_format import save as save_checkpoint
 from vprop.errors import VpropError
-from vprop.safety import honour_umask
 
-FORMAT_TAG = "vprop-pretrain"
-FORMAT_VERSION = 1
+__all__ = ["build_payload", "capture_rng", "encoder_state", "export_model_state",
+           "import_model_state", "load_checkpoint", "restore_rng", "save_checkpoint"]
 _ENCODER_PREFIX = "encoder."
 
 
@@ -90,66 +84,6 @@ def restore_rng(state: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
 
 
-def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Write ``payload`` with torch.save to a temporary file, fsync, then rename over ``path``.
-
-    A reader (or a crash) never sees a half-written checkpoint.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        honour_umask(fd)  # mkstemp creates 0600; checkpoints are shared like any other file
-        _write_payload(fd, payload, path)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _write_payload(fd: int, payload: dict[str, Any], path: Path) -> None:
-    """torch.save into ``fd`` and fsync; any OSError (no space, ...) names ``path``."""
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            handle = _RecordingWriter(raw, path)
-            try:
-                torch.save(payload, handle)
-            except RuntimeError:
-                if handle.error is not None:  # torch may wrap the OSError in a RuntimeError
-                    raise handle.error from None
-                raise
-            raw.flush()
-            os.fsync(raw.fileno())
-    except OSError as error:
-        if error.filename is None:
-            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
-        raise
-
-
-class _RecordingWriter:
-    """A binary file wrapper that remembers the OSError of a failed write, naming ``path``."""
-
-    def __init__(self, raw, path: Path) -> None:
-        self.raw, self.path, self.error = raw, path, None
-
-    def write(self, data) -> int:
-        """Write through; on failure keep an OSError that names the checkpoint."""
-        try:
-            return self.raw.write(data)
-        except OSError as error:
-            self.error = OSError(error.errno, error.strerror or str(error), str(self.path))
-            raise
-
-    def flush(self) -> None:
-        """Flush the underlying file."""
-        try:
-            self.raw.flush()
-        except OSError as error:
-            self.error = OSError(error.errno, error.strerror or str(error), str(self.path))
-            raise
-
-
 def build_payload(*, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                   scaler: torch.amp.GradScaler, arch: str, method: str, img_size: int,
                   patch_size: int, epoch: int, step: int, args: dict[str, Any],
@@ -157,8 +91,7 @@ def build_payload(*, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
     """Assemble a checkpoint dictionary in the ``vprop-pretrain`` layout."""
     return {
         "model": export_model_state(model),
-        "vprop": {"format": FORMAT_TAG, "version": FORMAT_VERSION, "arch": arch,
-                  "method": method, "img_size": img_size, "patch_size": patch_size},
+        "vprop": metadata(arch, method=method, img_size=img_size, patch_size=patch_size),
         "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict(),
         "epoch": int(epoch),
@@ -167,36 +100,3 @@ def build_payload(*, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
         "args": args,
         "progress": {k: int(v) for k, v in progress.items()},
     }
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a ``vprop-pretrain`` checkpoint safely (weights_only) onto the CPU.
-
-    Raises:
-        VpropError: Missing, unreadable, or not a vprop pretraining checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise VpropError("checkpoint not found", path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - torch raises many kinds on bad files
-        raise VpropError(_load_failure(str(error) or type(error).__name__), path) from None
-    meta = payload.get("vprop") if isinstance(payload, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_TAG:
-        raise VpropError("not a vprop pretraining checkpoint (no 'vprop' format tag)", path)
-    if meta.get("version") != FORMAT_VERSION:
-        raise VpropError(f"unsupported checkpoint version {meta.get('version')}", path)
-    return payload
-
-
-def _load_failure(text: str) -> str:
-    """The one-line reason for a checkpoint that torch.load refused or could not read."""
-    found = re.search(r"GLOBAL (\S+)", text)
-    if found and "weights only load failed" in text.lower():
-        return (f"refusing to unpickle a non-tensor object ({found.group(1)}): vprop "
-                "pretraining checkpoints hold tensors only, and unpickling other objects can run "
-                "code from the file")
-    detail = re.search(r"WeightsUnpickler error:\s*(.+?)\n", text)
-    first = detail.group(1) if detail else (text.strip().splitlines() or ["unknown error"])[0]
-    return f"cannot read checkpoint (corrupt or not a checkpoint: {first.strip()[:200]})"

@@ -12,11 +12,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from vprop.benchmarks.settings import PRECISIONS
 from vprop.cropmae.loggers import LOGGERS
 from vprop.errors import VpropError
 
 METHODS = ("cropmae", "siammae")
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 CROP_STRATEGIES: tuple[str, ...] = ("global-to-local", "local-to-global", "random", "same")
 DATA_FORMATS: tuple[str, ...] = ("auto", "images", "videos", "frames")
 

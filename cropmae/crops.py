@@ -34,15 +34,6 @@ class Box:
     height: float
     width: float
 
-    def contains(self, other: Box, tol: float = 1e-6) -> bool:
-        """Whether ``other`` lies inside this box (up to ``tol`` pixels)."""
-        return (
-            other.top >= self.top - tol
-            and other.left >= self.left - tol
-            and other.top + other.height <= self.top + self.height + tol
-            and other.left + other.width <= self.left + self.width + tol
-        )
-
     def within_view(self, inner: Box, view_size: int) -> Box:
         """Map ``inner`` from this box's resized square view back to this box's frame.
 

@@ -23,14 +23,6 @@ from vprop.cropmae.video import VideoBackend, open_video, sample_pair_indices
 from vprop.errors import VpropError
 
 
-def read_image(path: Any) -> torch.Tensor:
-    """Decode an image file to a (3, H, W) uint8 RGB tensor.
-
-    The tensor is a channels-last view (no copy), which the uint8 resize kernels handle fastest.
-    """
-    return ImageFile(path, reduce=False).tensor()
-
-
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     """The generator for one sample, a pure function of (seed, epoch, index)."""
     return np.random.default_rng([seed, epoch, index])

@@ -1,14 +1,14 @@
 """`--eval-davis`: DAVIS-2017 J&F of the encoder during pretraining (paper Fig. 6).
 
 The hook is a small callable ``encoder state dict -> J&F``. It goes through the same public
-pieces as ``vprop eval --task davis``: the encoder is written to a temporary vprop
-checkpoint, loaded with :func:`vprop.checkpoints.load_backbone` and run by the DAVIS task
-(``vprop.benchmarks.davis.task.run``) with the ``cropmae`` preset.
+pieces as ``vprop eval --task davis``: the in-memory encoder weights become a frozen extractor
+with :func:`vprop.checkpoints.loading.build_encoder_from_state` (nothing is written to disk),
+and :func:`davis_jf` evaluates it with the one evaluation service
+(:func:`vprop.benchmarks.evaluate.evaluate`, ``cropmae`` preset, quiet, in this process only).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,14 +19,12 @@ from vprop.errors import VpropError
 DavisHook = Callable[[dict[str, torch.Tensor]], float]
 
 
-def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
-                              davis_root: Path, out_dir: Path, device: torch.device,
-                              sequences: list[str] | None = None) -> float:
-    """J&F-Mean of an encoder on a DAVIS-2017 root (val split, cropmae preset).
+def davis_jf(extractor: torch.nn.Module, davis_root: Path, out_dir: Path, device: torch.device,
+             sequences: list[str] | None = None) -> float:
+    """J&F-Mean of a feature extractor on a DAVIS-2017 root (val split, cropmae preset).
 
     Args:
-        encoder_state: timm-keyed encoder weights.
-        arch: Registry name of the encoder.
+        extractor: A :class:`~vprop.checkpoints.extractor.FeatureExtractor`.
         davis_root: DAVIS root in the official layout.
         out_dir: Where the predictions and CSVs go (overwritten).
         device: Device for the backbone.
@@ -35,25 +33,31 @@ def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
     Returns:
         The global J&F-Mean (0-1).
     """
-    from vprop.benchmarks.davis import task as davis_task
-    from vprop.benchmarks.pipeline import EngineSettings
-    from vprop.benchmarks.tasks import EvalRequest
-    from vprop.checkpoints import load_backbone
-    from vprop.propagation import get_preset
+    from vprop.benchmarks.evaluate import EvalSpec, evaluate
+    from vprop.benchmarks.settings import EngineSettings
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    preset = get_preset("cropmae")
-    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-        path = Path(tmp) / "encoder.pth"
-        torch.save({"model": encoder_state,
-                    "vprop": {"format": "vprop-pretrain", "version": 1, "arch": arch}}, path)
-        extractor = load_backbone(arch, path, pos_embed=preset.pos_embed)
-    extractor = extractor.to(device)
-    request = EvalRequest(data_root=davis_root, out_dir=out_dir, preset=preset,
-                          sequences=sequences, overwrite=True,
-                          settings=EngineSettings(device=str(device), progress=False))
-    result = davis_task.run(extractor, request)
+    spec = EvalSpec(task="davis", out_dir=Path(out_dir), data_root=Path(davis_root),
+                    preset="cropmae", sequences=sequences, overwrite=True,
+                    settings=EngineSettings(device=str(device), progress=False))
+    result = evaluate(spec, extractor=extractor, quiet=True, alone=True)
     return float(result["global"]["J&F-Mean"])
+
+
+def evaluate_encoder_on_davis(encoder_state: dict[str, torch.Tensor], arch: str,
+                              davis_root: Path, out_dir: Path, device: torch.device,
+                              sequences: list[str] | None = None) -> float:
+    """J&F-Mean of in-memory encoder weights: :func:`davis_jf` of their frozen extractor.
+
+    ``encoder_state`` holds timm-keyed encoder weights of the registry arch ``arch``; the other
+    arguments are :func:`davis_jf`'s. Nothing is written to disk but the predictions.
+    """
+    from vprop.benchmarks.papers import get_preset
+    from vprop.checkpoints.extractor import wrap_encoder
+    from vprop.checkpoints.loading import build_encoder_from_state
+
+    model, report = build_encoder_from_state(encoder_state, arch)
+    extractor = wrap_encoder(model, report, pos_embed=get_preset("cropmae").pos_embed)
+    return davis_jf(extractor, davis_root, out_dir, device, sequences)
 
 
 def check_davis_root(davis_root: str | Path) -> Path:

@@ -16,9 +16,7 @@ from torch import nn
 
 from vprop.cropmae.masking import MaskedTokens, normalize_patches, patchify, random_masking
 from vprop.cropmae.pos_embed import sincos_2d
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from vprop.propagation.presets import IMAGENET_MEAN, IMAGENET_STD
 
 
 @functools.lru_cache(maxsize=8)

@@ -11,7 +11,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from vprop.cropmae.data import PairDataset, collate_pairs
 from vprop.cropmae.masking import patchify, unpatchify
-from vprop.cropmae.model import IMAGENET_MEAN, IMAGENET_STD, SiameseMAE, normalize_uint8
+from vprop.cropmae.model import SiameseMAE, normalize_uint8
+from vprop.propagation.presets import IMAGENET_MEAN, IMAGENET_STD
 from vprop.utils import atomic_write_bytes
 
 _GAP = 4  # white pixels between tiles

@@ -194,6 +194,29 @@ class RunLog:
         self.sinks = []
 
 
+class Window:
+    """Running sums of one rank between two log lines (loss, samples, skips, data wait)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new window now."""
+        self.loss_sum: Any = 0.0  # a device tensor once a loss was added (no sync per step)
+        self.loss_count = 0
+        self.samples = 0
+        self.skipped = 0
+        self.steps = 0
+        self.data_s = 0.0
+        self.start = time.perf_counter()
+
+    def add_loss(self, loss: Any, samples: int) -> None:
+        """Add one micro-batch's (detached) loss tensor and its batch size."""
+        self.loss_sum = self.loss_sum + loss.float()
+        self.loss_count += 1
+        self.samples += samples
+
+
 def truncate_log(path: Path, step: int) -> int:
     """Keep only the records of ``log.jsonl`` up to ``step`` (a resumed run rewrites the rest).
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from vprop.cropmae.config import DATA_FORMATS
 from vprop.cropmae.video import VIDEO_EXTENSIONS
 from vprop.errors import VpropError
 
-DataFormat = Literal["auto", "images", "videos", "frames"]
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LIST_EXTENSIONS = (".txt", ".csv", ".lst")
 

@@ -43,7 +43,7 @@ echo train > "$WORK/davis-train/ImageSets/2017/val.txt"
 $V pretrain --method cropmae --data "$DATA/images-mini" --arch vit_test_patch16 --img-size 64 \
     --decoder-dim 64 --decoder-ffn-dim 128 --mask-ratio 0.9 --epochs 3 --batch-size 20 \
     --lr 2e-3 --log-every 1 --workers 0 --no-progress --eval-davis "$WORK/davis-train" \
-    --eval-every 1 --output-dir "$WORK/pretrain"
+    --eval-every 1 --out "$WORK/pretrain"
 $V viz curve "$WORK/pretrain" --out "$OUT/curve.png"
 
 # Keep the PNGs small: 128-colour palettes.

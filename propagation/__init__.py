@@ -10,9 +10,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "PRESETS": "presets",
     "Preset": "presets",
-    "get_preset": "presets",
     "LabelPropagator": "propagator",
     "decode_labels": "labels",
     "first_frame_labels": "labels",

@@ -1,8 +1,8 @@
 """Propagation presets: the label-propagation parameters each paper's evaluation used.
 
-The numbers come from ``PROTOCOLS.md`` section 1. A preset is frozen; use
-:meth:`Preset.override` to change fields (the CLI's ``--topk``, ``--temperature``, ...).
-Input sizes are a property of a benchmark, not of the engine, so they live with the tasks.
+A preset is frozen; use :meth:`Preset.override` to change fields (the CLI's ``--topk``,
+``--temperature``, ...). The papers' values live in :data:`vprop.benchmarks.papers.PAPERS`
+(with each task's protocol), so the engine knows no paper and no dataset.
 """
 
 from __future__ import annotations
@@ -149,42 +149,3 @@ def _parse_value(current: object, raw: str, text: str) -> object:
         raise VpropError(f"--preset-set {text!r}: cannot read {raw!r} as "
                          f"{type(current).__name__}") from None
     return raw
-
-
-PRESETS: dict[str, Preset] = {
-    # SiamMAE / CropMAE evaluation code (built on CRW's): T=0.7, top-7, radius 20, 20 frames
-    # (CropMAE downstreams/propagation/start.py, davis_prop_args; src/data/vos.py).
-    "cropmae": Preset(
-        name="cropmae", temperature=0.7, topk=7, radius=20, shape="circle", context=20,
-        restrict_first=False, pad_start=True, label_downsample="bilinear", minmax_output=False,
-    ),
-    # Contrastive Random Walk (Jabri et al. 2020): the DAVIS command of videowalk's README
-    # (--topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1), which produced
-    # its published 67.6 J&F; test.py's argparse default temperature is 0.07.
-    "crw": Preset(
-        name="crw", temperature=0.05, topk=10, radius=12, shape="circle", context=20,
-        restrict_first=False, pad_start=True, label_downsample="bilinear", minmax_output=False,
-    ),
-    # DINO eval_video_segmentation.py: argparse defaults (n_last_frames 7, size_mask_neighborhood
-    # 12, topk 5), temperature 0.1 hard-coded, read_frame (cv2.resize of the uint8 frame,
-    # color_normalize std 0.228), read_seg / output resize with PIL NEAREST, frame 0 written
-    # as its ground truth.
-    "dino": Preset(
-        name="dino", temperature=0.1, topk=5, radius=12, shape="square", context=7,
-        restrict_first=True, pad_start=False, label_downsample="nearest", minmax_output=True,
-        std=(0.228, 0.224, 0.225), input_resize="uint8", nearest="pil",
-        first_frame_output="ground-truth",
-    ),
-}
-
-
-def get_preset(name: str) -> Preset:
-    """Return the named preset.
-
-    Raises:
-        VpropError: The name is unknown.
-    """
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise VpropError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None

@@ -8,7 +8,7 @@ Torch-free on purpose: the CLI can run every check here before importing the hea
 * :func:`check_outside_dataset`: a run folder never lies inside the dataset it reads;
 * :func:`ordered_frames`: frame files in natural order (``2.jpg`` before ``10.jpg``), with a
   gap in the numbering reported as the missing file;
-* :func:`check_finite`: user floats are finite numbers;
+* :class:`FiniteFloat` (``FINITE``): a click float type refusing ``nan`` / ``inf``;
 * :class:`RunLock`: an advisory ``fcntl`` lock on a run folder, refused while another live
   process holds it;
 * :func:`describe_os_error`: ``<path>: <strerror>`` for an ``OSError``.
@@ -122,17 +122,6 @@ def ordered_frames(paths: Iterable[Path], folder: Path, suffix: str,
             missing = folder / f"{str(low + 1).zfill(width)}{suffix}"
             raise VpropError(f"frame missing between {before.name} and {after.name}", missing)
     return tuple(ordered)
-
-
-def check_finite(value: float | None, option: str) -> float | None:
-    """Return ``value`` if it is ``None`` or a finite number.
-
-    Raises:
-        VpropError: NaN or infinite, naming the option.
-    """
-    if value is not None and not math.isfinite(value):
-        raise VpropError(f"must be a finite number, got {value}", option)
-    return value
 
 
 class FiniteFloat(click.ParamType):

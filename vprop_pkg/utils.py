@@ -8,9 +8,10 @@ import math
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from vprop.safety import honour_umask
 
@@ -29,24 +30,88 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder + rename)."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Write a file atomically and durably: the one writer behind every vprop output.
+
+    ``write`` fills a temporary file in the destination folder; the data is flushed and
+    fsync'ed, then the temporary file is renamed over ``path``. A reader (or a crash) sees the
+    old file or the new one, never a half-written one, and the permissions follow the umask.
+
+    Args:
+        path: Destination; parent folders are created.
+        write: Called with a binary file object (``write``/``flush``); e.g. ``torch.save``.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OSError: The write failed (no space, read-only, ...); the error names ``path`` and the
+            temporary file is removed. Anything ``write`` raises passes through.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        honour_umask(fd)  # mkstemp creates 0600; results are shared like any other file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, "wb") as raw:
+            honour_umask(raw.fileno())  # mkstemp creates 0600; outputs are shared like others
+            handle = _NamingWriter(raw, path)
+            try:
+                write(handle)
+            except Exception:
+                if handle.error is not None:  # e.g. torch wraps the OSError in a RuntimeError
+                    raise handle.error from None
+                raise
+            raw.flush()
+            os.fsync(raw.fileno())
         os.replace(tmp, path)
     except OSError as error:
         Path(tmp).unlink(missing_ok=True)
         if error.filename is None:  # a failed write names no file: name the one being written
-            raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+            raise _naming(error, path) from None
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    return OSError(error.errno, error.strerror or str(error), str(path))
+
+
+class _NamingWriter:
+    """A binary file wrapper that keeps the OSError of a failed write, naming the target."""
+
+    def __init__(self, raw: BinaryIO, path: Path) -> None:
+        self.raw, self.path, self.error = raw, path, None
+
+    def write(self, data: bytes) -> int:
+        """Write through; on failure remember an OSError that names the target."""
+        try:
+            return self.raw.write(data)
+        except OSError as error:
+            self.error = _naming(error, self.path)
+            raise
+
+    def flush(self) -> None:
+        """Flush the underlying file (same error handling as :meth:`write`)."""
+        try:
+            self.raw.flush()
+        except OSError as error:
+            self.error = _naming(error, self.path)
+            raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` with :func:`atomic_write` (temporary file, fsync, rename)."""
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def finite_or_none(value: Any) -> float | None:
+    """``float(value)``, or None for None, NaN and infinities (figures of nothing scored)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return float(value)
 
 
 def json_safe(value: Any) -> Any:
@@ -55,13 +120,11 @@ def json_safe(value: Any) -> Any:
         return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return finite_or_none(value) if isinstance(value, float) else value
 
 
 def atomic_write_json(path: str | Path, payload: Any) -> None:
-    """Write ``payload`` as standard JSON (NaN -> null) to ``path`` atomically."""
+    """Write ``payload`` as standard JSON (NaN -> null) to ``path`` (:func:`atomic_write`)."""
     text = json.dumps(json_safe(payload), indent=2, sort_keys=False, default=str,
                       allow_nan=False)
     atomic_write_bytes(path, (text + "\n").encode())

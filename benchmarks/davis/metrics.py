@@ -18,7 +18,6 @@ from skimage.morphology import disk
 __all__ = [
     "db_statistics",
     "f_measure",
-    "f_measure_batch",
     "jaccard",
     "jaccard_batch",
     "seg2bmap",
@@ -64,33 +63,24 @@ def jaccard(gt: np.ndarray, pred: np.ndarray, void: np.ndarray | None = None) ->
     return float(jaccard_batch(gt, pred, void))
 
 
-def seg2bmap(seg: np.ndarray, width: int | None = None, height: int | None = None) -> np.ndarray:
+def seg2bmap(seg: np.ndarray) -> np.ndarray:
     """One-pixel-wide boundary map of a binary segmentation (official ``_seg2bmap``).
 
     A pixel is a boundary pixel when it differs from its east, south or south-east
     neighbour (pixels outside the image count as background). On the last row only the
     east neighbour is compared, on the last column only the south neighbour, and the
-    bottom-right pixel is never a boundary, exactly as in the official code.
+    bottom-right pixel is never a boundary, exactly as in the official code. (The official
+    function can also shift the map into a smaller output; the F measure never asks for one.)
 
     Args:
         seg: Segmentation (H, W); non-zero = foreground.
-        width: Width of the returned map (default W). The official code only shifts
-            boundary pixels when a smaller size is asked (it does not rescale); that
-            behaviour is kept for fidelity and is never used by the F measure.
-        height: Height of the returned map (default H).
 
     Returns:
-        Boolean boundary map of shape (height, width).
+        Boolean boundary map of shape (H, W).
     """
     seg = np.asarray(seg).astype(bool)
     if seg.ndim != 2:
         raise ValueError(f"seg2bmap expects an (H, W) mask, got {seg.shape}")
-    h, w = seg.shape
-    width = w if width is None else int(width)
-    height = h if height is None else int(height)
-    if width > w or height > h:
-        raise ValueError(f"cannot convert {w}x{h} segmentation to a {width}x{height} boundary map")
-
     east = np.zeros_like(seg)
     south = np.zeros_like(seg)
     south_east = np.zeros_like(seg)
@@ -102,19 +92,7 @@ def seg2bmap(seg: np.ndarray, width: int | None = None, height: int | None = Non
     bmap[-1, :] = seg[-1, :] ^ east[-1, :]
     bmap[:, -1] = seg[:, -1] ^ south[:, -1]
     bmap[-1, -1] = False
-    if width == w and height == h:
-        return bmap
-
-    # Official mapping for a smaller output: row y -> y + floor(height / h), column
-    # x -> x + floor(width / h) (sic: both divided by h).
-    ys, xs = np.nonzero(bmap)
-    rows = 1 + np.floor((ys - 1) + height / h).astype(np.int64)
-    cols = 1 + np.floor((xs - 1) + width / h).astype(np.int64)
-    if rows.size and (rows.max() >= height or cols.max() >= width):
-        raise ValueError(f"boundary falls outside the requested {width}x{height} map")
-    out = np.zeros((height, width), dtype=bool)
-    out[rows, cols] = True
-    return out
+    return bmap
 
 
 def _tolerance(shape: tuple[int, int], bound_th: float) -> float:
@@ -175,36 +153,6 @@ def f_measure(
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
-
-
-def f_measure_batch(
-    gt: np.ndarray,
-    pred: np.ndarray,
-    bound_th: float = 0.008,
-    void: np.ndarray | None = None,
-) -> np.ndarray:
-    """Boundary F measure of every frame.
-
-    Args:
-        gt: Ground-truth masks (T, H, W).
-        pred: Predicted masks (T, H, W).
-        bound_th: See :func:`f_measure`.
-        void: Optional (T, H, W) pixels to ignore.
-
-    Returns:
-        float64 array (T,) of F values.
-    """
-    gt = np.asarray(gt)
-    pred = np.asarray(pred)
-    if gt.ndim != 3 or gt.shape != pred.shape:
-        raise ValueError(f"expected two (T, H, W) stacks, got {gt.shape} and {pred.shape}")
-    return np.array(
-        [
-            f_measure(gt[t], pred[t], bound_th, None if void is None else void[t])
-            for t in range(gt.shape[0])
-        ],
-        dtype=np.float64,
-    )
 
 
 def db_statistics(per_frame: np.ndarray | list[float]) -> tuple[float, float, float]:

@@ -61,23 +61,6 @@ def encode_frame(sequence: str, frame: str, ids: np.ndarray) -> list[dict[str, A
     ]
 
 
-def id_maps_to_rle(id_maps: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, Any]:
-    """Encode in-memory results ``{sequence: {frame: (H, W) ids}}`` as an RLE payload."""
-    videos, annotations = [], []
-    for sequence, frames in id_maps.items():
-        names = list(frames)
-        size = list(np.shape(frames[names[0]])) if names else [0, 0]
-        videos.append({"sequence": sequence, "frames": names, "size": size})
-        for frame in names:
-            annotations.extend(encode_frame(sequence, frame, frames[frame]))
-    return {
-        "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
-        "videos": videos,
-        "annotations": annotations,
-    }
-
-
 def results_folder_to_rle(results_dir: str | Path) -> dict[str, Any]:
     """Encode a results folder ``<seq>/<frame>.png`` (indexed PNGs) as an RLE payload.
 

@@ -15,6 +15,7 @@ Semantics (official ``DAVISEvaluation`` with ``task='semi-supervised'``):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from vprop.benchmarks.davis.metrics import (
     f_measure,
     jaccard,
 )
+from vprop.benchmarks.davis.sources import IdMaps, PredictionSource, open_predictions
 from vprop.benchmarks.io import read_indexed_png
+from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.errors import VpropError
 from vprop.safety import check_names, ordered_frames
 
@@ -37,11 +40,11 @@ VOID_LABEL = 255
 # evaluator then gives the sequence's objects NaN statistics, and its global mean becomes NaN;
 # vprop leaves such a sequence out of the global figures, with a warning.
 MIN_FRAMES = 3
+# The automatic worker count gives each scoring process at least this many frames (about a
+# second of work at 480p, more than a worker's start-up), so small jobs run in one process.
+FRAMES_PER_WORKER = 150
 GLOBAL_KEYS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_KEYS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
-
-# Predictions held in memory: sequence -> frame name (no extension) -> id map (H, W).
-IdMaps = Mapping[str, Mapping[str, np.ndarray]]
 
 
 def _score_frames(frame_pairs, n_objects: int, count: int) -> dict[int, dict[str, Any]]:
@@ -148,57 +151,6 @@ def read_ground_truth(davis_root: str | Path, sequence: str) -> tuple[list[str],
     return [path.stem for path in files], np.stack(maps)
 
 
-class _FolderPredictions:
-    """Predictions stored as ``<root>/<seq>/<frame>.png`` (the official results layout)."""
-
-    def __init__(self, root: Path) -> None:
-        if not root.is_dir():
-            raise VpropError("results folder not found", root)
-        self.root = root
-
-    def check_sequence(self, sequence: str) -> None:
-        if not (self.root / sequence).is_dir():
-            raise VpropError("results folder for this sequence not found", self.root / sequence)
-
-    def where(self, sequence: str, frame: str) -> Path:
-        return self.root / sequence / f"{frame}.png"
-
-    def read(self, sequence: str, frame: str) -> np.ndarray:
-        return read_indexed_png(self.where(sequence, frame))[0]
-
-
-class _MemoryPredictions:
-    """Predictions held in memory (e.g. imported from a COCO RLE JSON file)."""
-
-    def __init__(self, maps: IdMaps, origin: Path | None) -> None:
-        self.maps = maps
-        self.origin = origin
-
-    def check_sequence(self, sequence: str) -> None:
-        if sequence not in self.maps:
-            raise VpropError(f"no predictions for sequence {sequence}", self.origin)
-
-    def where(self, sequence: str, frame: str) -> str:
-        prefix = "" if self.origin is None else f"{self.origin}:"
-        return f"{prefix}{sequence}/{frame}"
-
-    def read(self, sequence: str, frame: str) -> np.ndarray:
-        if frame not in self.maps[sequence]:
-            raise VpropError("prediction for this frame not found", self.where(sequence, frame))
-        return np.asarray(self.maps[sequence][frame])
-
-
-def _open_predictions(results: str | Path | IdMaps) -> _FolderPredictions | _MemoryPredictions:
-    if isinstance(results, Mapping):
-        return _MemoryPredictions(results, None)
-    path = Path(results)
-    if path.is_file() and path.suffix.lower() == ".json":
-        from vprop.benchmarks.davis.rle import read_rle_json
-
-        return _MemoryPredictions(read_rle_json(path), path)
-    return _FolderPredictions(path)
-
-
 def _read_prediction(source, sequence: str, frame: str, size: tuple[int, int], n_objects: int):
     """Read one predicted id map, checking its size and object ids."""
     ids = source.read(sequence, frame)
@@ -262,6 +214,7 @@ def score_davis(
     imageset: str = "2017/val.txt",
     progress: bool = True,
     score_size: tuple[int, int] | None = None,
+    workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score DAVIS-2017 semi-supervised results like the official evaluator.
 
@@ -277,6 +230,8 @@ def score_davis(
             (OpenCV, like the CropMAE/SiamMAE ``DAVIS_480_880`` copy) and predictions must
             have it; the F tolerance follows from its diagonal (9 px at 480x880). ``None``:
             the native size (the official protocol).
+        workers: Processes scoring sequences in parallel (``None``: every available CPU
+            with ``FRAMES_PER_WORKER`` frames to score); the result is identical for any number.
 
     Returns:
         {"global": {GLOBAL_KEYS...}, "per_object": {"<seq>_<id>": {OBJECT_KEYS...}},
@@ -288,35 +243,64 @@ def score_davis(
         VpropError: Missing or unreadable file, missing sequence, size mismatch, or a
             prediction with more objects than the ground truth; the message names the file.
     """
+    names = _sequence_names(davis_root, sequences, imageset)
+    source = open_predictions(results_dir)
+    counts = {name: len(ground_truth_files(davis_root, name)) for name in names}
+    excluded = {name: (f"{count} annotated frame(s): the first and the last frame are never "
+                       "scored, so no frame is left")
+                for name, count in counts.items() if count < MIN_FRAMES}
+    jobs = [_SequenceJob(Path(davis_root), source.only(name), name, score_size)
+            for name in names if name not in excluded]
+    workers = auto_workers(workers, sum(counts[job.sequence] for job in jobs), FRAMES_PER_WORKER)
+    with tqdm(total=len(jobs), desc="DAVIS", unit="seq",
+              disable=None if progress else True) as bar:
+        outcomes = ordered_map(_score_job, jobs, workers, cost=lambda job: counts[job.sequence],
+                               on_done=bar.update)
+    per_object, per_frame = _per_object([job.sequence for job in jobs], outcomes)
+    if not per_object:
+        raise VpropError(f"no sequence has a frame to score (each needs at least {MIN_FRAMES} "
+                         f"annotated frames): {', '.join(excluded)}", Path(davis_root))
+    return {"global": global_scores(per_object), "per_object": per_object, "per_frame": per_frame,
+            "excluded": excluded, "warnings": excluded_warnings(excluded)}
+
+
+def _sequence_names(davis_root: str | Path, sequences: Sequence[str] | None,
+                    imageset: str) -> list[str]:
+    """``sequences`` checked, or the imageset's list; never empty."""
     if sequences is not None:
         names = check_names(sequences, "sequence", "--sequences")
     else:
         names = read_imageset(Path(davis_root), imageset)
     if not names:
         raise VpropError("no sequences to score")
-    source = _open_predictions(results_dir)
+    return list(names)
 
+
+def _per_object(sequences: list[str], outcomes: list[tuple[list, dict]]) -> tuple[dict, dict]:
+    """Per-object statistics and per-frame J/F, keyed ``<seq>_<id>``, in sequence order."""
     per_object: dict[str, dict[str, float]] = {}
     per_frame: dict[str, dict[str, list]] = {}
-    excluded: dict[str, str] = {}
-    for sequence in tqdm(names, desc="DAVIS", unit="seq", disable=None if progress else True):
-        count = len(ground_truth_files(davis_root, sequence))
-        if count < MIN_FRAMES:
-            excluded[sequence] = (f"{count} annotated frame(s): the first and the last frame are "
-                                  "never scored, so no frame is left")
-            continue
-        scored_frames, objects = _score_sequence_streamed(source, davis_root, sequence,
-                                                          score_size)
+    for sequence, (scored_frames, objects) in zip(sequences, outcomes):
         for object_id, scores in objects.items():
             name = f"{sequence}_{object_id}"
             per_object[name] = {key: scores[key] for key in OBJECT_KEYS}
             per_frame[name] = {"frames": scored_frames, "J": scores["J"], "F": scores["F"]}
+    return per_object, per_frame
 
-    if not per_object:
-        raise VpropError(f"no sequence has a frame to score (each needs at least {MIN_FRAMES} "
-                         f"annotated frames): {', '.join(excluded)}", Path(davis_root))
-    return {"global": global_scores(per_object), "per_object": per_object, "per_frame": per_frame,
-            "excluded": excluded, "warnings": excluded_warnings(excluded)}
+
+@dataclass(frozen=True)
+class _SequenceJob:
+    """One sequence to score, sent to a scoring process (picklable)."""
+
+    davis_root: Path
+    source: PredictionSource
+    sequence: str
+    score_size: tuple[int, int] | None
+
+
+def _score_job(job: _SequenceJob) -> tuple[list, dict]:
+    """Score one sequence (runs in a pool worker or inline)."""
+    return _score_sequence_streamed(job.source, job.davis_root, job.sequence, job.score_size)
 
 
 def excluded_warnings(excluded: Mapping[str, str]) -> list[str]:
@@ -339,33 +323,3 @@ def global_scores(per_object: Mapping[str, Mapping[str, float]]) -> dict[str, fl
         raise VpropError("no objects were scored")
     pooled = {key: float(np.mean([obj[key] for obj in per_object.values()])) for key in OBJECT_KEYS}
     return {"J&F-Mean": (pooled["J-Mean"] + pooled["F-Mean"]) / 2.0, **pooled}
-
-
-def covered_sequences(results: str | Path) -> tuple[list[str] | None, str]:
-    """The sequences a results folder or RLE file holds, and where that was read.
-
-    Reads, in order: the ``sequences`` of a vprop ``results.json`` beside a ``results/``
-    folder, the ``videos`` of a COCO RLE JSON file, the sub-folders of a results folder.
-
-    Returns:
-        (names or None when nothing was found, description of the source).
-    """
-    import json
-
-    path = Path(results)
-    if path.is_file():
-        try:
-            videos = json.loads(path.read_text()).get("videos") or []
-            return [str(video["sequence"]) for video in videos] or None, f"the videos of {path}"
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            return None, str(path)
-    run_file = path.parent / "results.json"
-    if path.name == "results" and run_file.is_file():
-        try:
-            names = json.loads(run_file.read_text()).get("sequences")
-        except (OSError, ValueError, AttributeError):
-            names = None
-        if names:
-            return [str(name) for name in names], f"the run's {run_file}"
-    folders = sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
-    return folders or None, f"the sequence folders of {path}"

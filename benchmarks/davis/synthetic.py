@@ -105,3 +105,107 @@ def make_sample(dest: Path) -> Path:
     imageset.parent.mkdir(parents=True, exist_ok=True)
     imageset.write_text("".join(f"{name}\n" for name in SEQUENCES))
     return root
+
+
+# DAVIS-2017 val as published: sequence -> (frames, objects); 30 sequences, 1,999 frames, 61
+# objects. The full-scale sample copies these counts (not the content) under synthetic names.
+DAVIS_2017_VAL = {
+    "bike-packing": (69, 2), "blackswan": (50, 1), "bmx-trees": (80, 2), "breakdance": (84, 1),
+    "camel": (90, 1), "car-roundabout": (75, 1), "car-shadow": (40, 1), "cows": (104, 1),
+    "dance-twirl": (90, 1), "dog": (60, 1), "dogs-jump": (66, 3), "drift-chicane": (52, 1),
+    "drift-straight": (50, 1), "goat": (90, 1), "gold-fish": (78, 5), "horsejump-high": (50, 2),
+    "india": (81, 3), "judo": (34, 2), "kite-surf": (50, 3), "lab-coat": (47, 5),
+    "libby": (49, 1), "loading": (50, 3), "mbike-trick": (79, 2), "motocross-jump": (40, 2),
+    "paragliding-launch": (80, 3), "parkour": (100, 1), "pigs": (79, 3), "scooter-black": (43, 2),
+    "shooting": (40, 3), "soapbox": (99, 3),
+}
+FULL_SCALE_PREFIX = "synthetic-"
+
+
+def _paste(canvas: np.ndarray, patch: np.ndarray, mask: np.ndarray, top: int, left: int) -> None:
+    """Copy ``patch`` where ``mask`` is set onto ``canvas`` at (top, left), clipped to it."""
+    height, width = canvas.shape[:2]
+    rows = slice(max(top, 0), min(top + mask.shape[0], height))
+    cols = slice(max(left, 0), min(left + mask.shape[1], width))
+    if rows.start >= rows.stop or cols.start >= cols.stop:
+        return
+    inner = (slice(rows.start - top, rows.stop - top), slice(cols.start - left, cols.stop - left))
+    region = canvas[rows, cols]
+    region[mask[inner]] = patch[inner][mask[inner]]
+
+
+def write_shapes_sequence(job: tuple[Path, str, int, int, int]) -> str:
+    """Write one full-scale sequence: textured ellipses moving over a textured background.
+
+    Cheap by design (each object is drawn inside its bounding box, frames are JPEG at quality
+    90): the sample exists to time an evaluation, not to look like DAVIS. Every object is whole
+    and apart from the others in frame 0 (one column each), so frame 0 holds ``objects`` ids.
+
+    Args:
+        job: (DAVIS root, sequence name, frames, objects, seed); a tuple, so that a process
+            pool can call it.
+
+    Returns:
+        The sequence name.
+    """
+    root, name, frames, objects, seed = job
+    rng = np.random.default_rng(seed)
+    background = _texture(rng, HEIGHT, WIDTH, rng.uniform(60, 200, size=3))
+    slot = WIDTH / objects
+    shapes = []
+    for index in range(objects):
+        radii = (rng.uniform(45, 95), rng.uniform(0.3, 0.45) * slot)
+        box = (2 * int(radii[0]) + 1, 2 * int(radii[1]) + 1)
+        mask = _ellipse_mask(box[0], box[1], (box[0] // 2, box[1] // 2), radii)
+        texture = _texture(rng, box[0], box[1], rng.uniform(0, 255, size=3))
+        start = np.array([rng.uniform(100, HEIGHT - 100), (index + 0.5) * slot])
+        velocity = np.array([rng.uniform(-4, 4), rng.choice([-1, 1]) * rng.uniform(3, 12)])
+        shapes.append((mask, texture, start, velocity))
+    image_dir = root / "JPEGImages" / "480p" / name
+    annotation_dir = root / "Annotations" / "480p" / name
+    image_dir.mkdir(parents=True, exist_ok=True)
+    palette = davis_palette()
+    ids = [np.full(mask.shape, index + 1, np.uint8) for index, (mask, *_) in enumerate(shapes)]
+    for t in range(frames):
+        image = background.copy()
+        labels = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+        for index, (mask, texture, start, velocity) in enumerate(shapes):  # higher id in front
+            row, col = start + t * velocity
+            top = int(round(_bounce(row, 40, HEIGHT - 40))) - mask.shape[0] // 2
+            left = int(round(_bounce(col, -40, WIDTH + 40))) - mask.shape[1] // 2
+            _paste(image, texture, mask, top, left)
+            _paste(labels, ids[index], mask, top, left)
+        Image.fromarray(image).save(image_dir / f"{t:05d}.jpg", quality=90)
+        write_indexed_png(annotation_dir / f"{t:05d}.png", labels, palette)
+    return name
+
+
+def make_full_scale_sample(dest: Path, sequences: int | None = None,
+                           workers: int | None = None) -> Path:
+    """Write a synthetic DAVIS-2017 val at full scale and return its ``DAVIS`` root.
+
+    30 sequences with DAVIS-2017 val's frame counts (1,999 frames) and object counts (1-5,
+    61 in all) at 854x480, in the official layout, named ``synthetic-<val name>``; for
+    measuring the wall time and memory of a full evaluation without the dataset. Figures on
+    it are not DAVIS results (a ``SYNTHETIC.txt`` marker says so).
+
+    Args:
+        dest: Folder to write into (created).
+        sequences: Only the first this many sequences of the list (quick checks).
+        workers: Processes writing sequences in parallel (``None``: every CPU); the files are
+            byte-identical for any number.
+    """
+    from vprop.benchmarks.parallel import ordered_map
+
+    root = Path(dest) / "DAVIS"
+    chosen = list(DAVIS_2017_VAL.items())[:sequences]
+    jobs = [(root, FULL_SCALE_PREFIX + name, frames, objects, 1000 + seed)
+            for seed, (name, (frames, objects)) in enumerate(chosen)]
+    ordered_map(write_shapes_sequence, jobs, workers, cost=lambda job: job[2])
+    (root / "SYNTHETIC.txt").write_text(
+        "Full-scale synthetic sample generated by vprop: DAVIS-2017 val's frame and object "
+        "counts, moving ellipses; for timing and memory only, not DAVIS data.\n")
+    imageset = root / "ImageSets" / "2017" / "val.txt"
+    imageset.parent.mkdir(parents=True, exist_ok=True)
+    imageset.write_text("".join(f"{job[1]}\n" for job in jobs))
+    return root

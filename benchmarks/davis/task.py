@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,32 +15,16 @@ from vprop.benchmarks.davis import synthetic
 from vprop.benchmarks.davis.dataset import DavisSequence, load_sequences
 from vprop.benchmarks.davis.scoring import resize_ground_truth, score_davis
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
+from vprop.benchmarks.papers import protocol
 from vprop.benchmarks.pipeline import propagate_video, read_frames
-from vprop.benchmarks.protocols import davis_protocol
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
-from vprop.benchmarks.tasks import (
-    EvalRequest,
-    ResumeLog,
-    done_marker,
-    mark_finished,
-    run_signature,
-    write_per_frame,
-)
+from vprop.benchmarks.tasks import EvalRequest, WorkUnit, run_task, write_per_frame
 from vprop.propagation import Preset, decode_labels
 from vprop.safety import check_inside
 from vprop.timing import stage
 
 VOID = 255
-
-
-def preset_overrides(preset_name: str) -> dict:
-    """DAVIS uses every preset as published."""
-    return {}
-
-
-def make_sample(dest: Path) -> Path:
-    """Write the embedded synthetic DAVIS sample and return its root."""
-    return synthetic.make_sample(dest)
+RESULTS_DIR = "results"
 
 
 def input_size(
@@ -49,13 +33,13 @@ def input_size(
 ) -> tuple[int, int]:
     """Backbone input (height, width) for a DAVIS sequence.
 
-    ``user_size`` if given, else the preset's rule in :data:`vprop.benchmarks.protocols.DAVIS`
-    (cropmae 480x880; crw native, floored to the stride unless the backbone pads like CRW's
+    ``user_size`` if given, else the preset's rule (:func:`vprop.benchmarks.papers.protocol`:
+    cropmae 480x880; crw native, floored to the stride unless the backbone pads like CRW's
     ResNet; dino short side 480, long side floored to x64).
     """
     if user_size is not None:
         return check_patch_multiple(user_size, stride)
-    return davis_protocol(preset.name).input_size.resolve(frame_hw, stride, pads)
+    return protocol("davis", preset.name).input_size.resolve(frame_hw, stride, pads)
 
 
 def score_size(request: EvalRequest) -> tuple[int, int] | None:
@@ -68,23 +52,7 @@ def score_size(request: EvalRequest) -> tuple[int, int] | None:
         return None
     if request.score_size is not None:
         return tuple(request.score_size)
-    return davis_protocol(request.preset.name).score_size
-
-
-# What input_size() does per preset, for the start-of-run summary.
-INPUT_SIZE_RULES = {
-    "cropmae": "480x880 (880x480 for portrait frames), floored to whole cells of the stride",
-    "crw": "native resolution (floored to the stride unless the backbone pads, as CRW's "
-           "ResNet)",
-    "dino": "short side 480, long side floored to a multiple of 64 (whole cells)",
-}
-
-
-def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
-    """How the backbone input size is chosen, in words."""
-    if user_size is not None:
-        return f"{user_size[0]}x{user_size[1]} (--size)"
-    return INPUT_SIZE_RULES.get(preset_name, INPUT_SIZE_RULES["cropmae"])
+    return protocol("davis", request.preset.name).score_size
 
 
 def label_values(ids: np.ndarray) -> np.ndarray:
@@ -151,56 +119,69 @@ def predict_sequence(
     return len(names)
 
 
-def run(extractor: torch.nn.Module, request: EvalRequest) -> dict:
-    """Evaluate on DAVIS: predict every (unfinished) sequence, then score all of them.
+class DavisTask:
+    """DAVIS-2017 semi-supervised VOS (:class:`~vprop.benchmarks.tasks.Task`).
 
     Outputs under ``request.out_dir``: ``results/<seq>/<frame>.png`` (official results layout,
     palette of the ground truth), ``global_results-val.csv``, ``per-sequence_results-val.csv``.
-
-    Returns:
-        ``{"global", "per_object", "sequences", "input_sizes", "skipped_finished",
-        "recomputed", "timing", "outputs"}``; ``timing`` sums the prediction time of every
-        sequence, also of those a resumed run reused (``timing.this_run``: this run only).
     """
-    from vprop.benchmarks.davis.csv_report import write_csv_reports
 
-    sequences = load_sequences(request.data_root, request.sequences)
-    results_dir = request.out_dir / "results"
-    progress = request.settings.progress
-    resume = ResumeLog(request.overwrite)
-    sizes = {}
-    stride, pads, scored_at = feature_stride(extractor), pads_input(extractor), score_size(request)
-    for sequence in tqdm(sequences, desc="DAVIS", unit="seq", disable=not progress):
-        size = input_size(request.preset, sequence.size, stride, request.size, pads)
-        sizes[sequence.name] = list(size)
-        signature = run_signature(extractor, request.preset, size, request.settings,
-                                  score_size=scored_at,
-                                  data_root=str(Path(request.data_root).resolve()))
-        marker = done_marker(request.out_dir, sequence.name)
-        check_inside(results_dir / sequence.name, request.out_dir)
-        outputs = [results_dir / sequence.name / f"{name}.png" for name in sequence.frame_names()]
-        if resume.check_marker(sequence.name, marker, signature, outputs):
-            continue
-        marker.unlink(missing_ok=True)
-        start = time.perf_counter()
-        frames = predict_sequence(extractor, sequence, request, size,
-                                  results_dir / sequence.name)
-        record = resume.finished(sequence.name, frames, time.perf_counter() - start)
-        mark_finished(marker, signature, outputs, **record)
-    names = [sequence.name for sequence in sequences]
-    with stage("scoring"):
-        scores = score_davis(request.data_root, results_dir, sequences=names, progress=False,
-                             score_size=scored_at)
-    csv_paths = write_csv_reports(scores, request.out_dir)
-    write_per_frame(request.out_dir, "davis", scores["per_frame"])
-    return {
-        "global": scores["global"],
-        "per_object": scores["per_object"],
-        "sequences": names,
-        "excluded": scores["excluded"],
-        "warnings": scores["warnings"],
-        "score_size": list(scored_at) if scored_at else "native",
-        "input_sizes": sizes,
-        **resume.summary(),
-        "outputs": {"predictions": str(results_dir), "csv": [str(p) for p in csv_paths]},
-    }
+    name = "davis"
+    unit = "seq"
+
+    def make_sample(self, dest: Path) -> Path:
+        """Write the embedded synthetic DAVIS sample and return its root."""
+        return synthetic.make_sample(dest)
+
+    def plan(self, extractor: Any, request: EvalRequest) -> list[WorkUnit]:
+        """One unit per sequence, with its input size and its PNGs."""
+        results_dir = request.out_dir / RESULTS_DIR
+        stride, pads, scored_at = feature_stride(extractor), pads_input(extractor), \
+            score_size(request)
+        units = []
+        for sequence in load_sequences(request.data_root, request.sequences):
+            check_inside(results_dir / sequence.name, request.out_dir)
+            units.append(WorkUnit(
+                name=sequence.name, frames=len(sequence.frames),
+                input_size=input_size(request.preset, sequence.size, stride, request.size, pads),
+                outputs=[results_dir / sequence.name / f"{name}.png"
+                         for name in sequence.frame_names()],
+                item=sequence,
+                signature_extra={"score_size": scored_at,
+                                 "data_root": str(Path(request.data_root).resolve())}))
+        return units
+
+    def predict(self, extractor: Any, unit: WorkUnit, request: EvalRequest) -> None:
+        """Propagate one sequence and write its indexed PNGs."""
+        predict_sequence(extractor, unit.item, request, unit.input_size,
+                         request.out_dir / RESULTS_DIR / unit.name)
+
+    def finish(self, request: EvalRequest, units: list[WorkUnit]) -> dict[str, Any]:
+        """Score every sequence; write the official CSVs and per_frame.json."""
+        from vprop.benchmarks.davis.csv_report import write_csv_reports
+
+        names, scored_at = [unit.name for unit in units], score_size(request)
+        results_dir = request.out_dir / RESULTS_DIR
+        with stage("scoring"):
+            scores = score_davis(request.data_root, results_dir, sequences=names,
+                                 progress=False, score_size=scored_at, workers=request.workers)
+        csv_paths = write_csv_reports(scores, request.out_dir)
+        write_per_frame(request.out_dir, "davis", scores["per_frame"])
+        return {
+            "global": scores["global"],
+            "per_object": scores["per_object"],
+            "sequences": names,
+            "excluded": scores["excluded"],
+            "warnings": scores["warnings"],
+            "score_size": list(scored_at) if scored_at else "native",
+            "input_sizes": {unit.name: list(unit.input_size) for unit in units},
+            "outputs": {"predictions": str(results_dir), "csv": [str(p) for p in csv_paths]},
+        }
+
+
+TASK = DavisTask()
+
+
+def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
+    """Evaluate on DAVIS in this process (:func:`~vprop.benchmarks.tasks.run_task`)."""
+    return run_task(TASK, extractor, request)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from vprop.benchmarks.io import find_list_file, image_size
+from vprop.benchmarks.io import find_list_file, image_size, name_after_marker, read_list_file
 from vprop.errors import VpropError
 from vprop.safety import check_name, ordered_frames
 
@@ -69,44 +69,26 @@ class JhmdbClip:
         return [frame.stem for frame in self.frames]
 
 
-def _clip_from_token(token: str) -> str | None:
-    parts = [part for part in token.replace("\\", "/").split("/") if part]
-    for marker in (FRAMES_DIR, JOINTS_DIR):
-        if marker in parts:
-            at = len(parts) - 1 - parts[::-1].index(marker)
-            if len(parts) >= at + 3:
-                return f"{parts[at + 1]}/{parts[at + 2]}"
-    return None
-
-
 def read_clip_list(path: Path) -> list[str]:
-    """Read clip names (``<class>/<clip>``) from a list file.
+    """Read clip names (``<class>/<clip>``) from a list file (the formats in the module doc).
 
     Raises:
         VpropError: Missing file, a line naming no clip, or an empty list.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VpropError("JHMDB clip list not found", path)
-    official = _OFFICIAL_SPLIT.match(path.name)
-    names: list[str] = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        tokens = line.split()
-        if not tokens or tokens[0].startswith("#"):
-            continue
-        found = [name for name in map(_clip_from_token, tokens) if name is not None]
+    official = _OFFICIAL_SPLIT.match(Path(path).name)
+
+    def clip_of(tokens: list[str]) -> str | None:
+        found = [name for name in (name_after_marker(token, (FRAMES_DIR, JOINTS_DIR), 2)
+                                   for token in tokens) if name is not None]
         if found:
-            names.append(found[0])
-        elif official and len(tokens) == 2 and tokens[1] in ("1", "2"):
-            if tokens[1] == "2":
-                names.append(f"{official['cls']}/{Path(tokens[0]).stem}")
-        elif len(tokens) == 1 and tokens[0].count("/") == 1:
-            names.append(tokens[0].strip("/"))
-        else:
-            raise VpropError(f"line {number} names no JHMDB clip: {line.strip()!r}", path)
-    if not names:
-        raise VpropError("the clip list is empty", path)
-    return list(dict.fromkeys(names))
+            return found[0]
+        if official and len(tokens) == 2 and tokens[1] in ("1", "2"):
+            return f"{official['cls']}/{Path(tokens[0]).stem}" if tokens[1] == "2" else ""
+        if len(tokens) == 1 and tokens[0].count("/") == 1:
+            return tokens[0].strip("/")
+        return None
+
+    return read_list_file(path, "JHMDB clip", clip_of)
 
 
 def find_clip_list(root: Path) -> Path:

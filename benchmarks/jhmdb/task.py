@@ -9,8 +9,6 @@ decode top-k and backbone) unless ``request.overwrite``; scoring always reads th
 
 from __future__ import annotations
 
-import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -39,40 +37,20 @@ from vprop.benchmarks.jhmdb.predictions import (
     write_keypoints,
 )
 from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
+from vprop.benchmarks.papers import protocol
+from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
-from vprop.benchmarks.protocols import JHMDB_INPUT, jhmdb_decode_topk
+from vprop.benchmarks.resume import run_signature
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tables import write_csv
-from vprop.benchmarks.tasks import (
-    EvalRequest,
-    ResumeLog,
-    read_record,
-    run_signature,
-    write_per_frame,
-)
+from vprop.benchmarks.tasks import EvalRequest, WorkUnit, run_task, write_per_frame
 from vprop.errors import VpropError
 from vprop.propagation import Preset
 from vprop.safety import check_inside
+from vprop.utils import finite_or_none
 
-INPUT_SIZE = JHMDB_INPUT.size  # (height, width): CRW/CropMAE resize, aspect ratio not kept
+INPUT_SIZE = (320, 320)  # frame size the protocols' size rule starts from (aspect not kept)
 HEADLINE = (0.1, 0.2)
-
-
-def preset_overrides(preset_name: str) -> dict[str, Any]:
-    """JHMDB uses every preset as it is."""
-    return {}
-
-
-def make_sample(dest: Path) -> Path:
-    """Write the embedded synthetic JHMDB sample under ``dest``; return its root."""
-    return make_jhmdb_sample(Path(dest))
-
-
-def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
-    """How the backbone input size is chosen, in words."""
-    if user_size:
-        return f"{user_size[0]}x{user_size[1]} (--size)"
-    return f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]}, floored to whole cells of the stride"
 
 
 def decode_topk(preset: Preset, override: int | None = None) -> int:
@@ -86,7 +64,7 @@ def decode_topk(preset: Preset, override: int | None = None) -> int:
     """
     if override is not None and override < 1:
         raise VpropError(f"--decode-topk must be >= 1, got {override}")
-    return override if override is not None else jhmdb_decode_topk(preset.name)
+    return override if override is not None else protocol("jhmdb", preset.name).decode_topk
 
 
 def predict_clip(
@@ -128,12 +106,8 @@ def predict_clip(
     return ClipKeypoints(xy=np.stack(xys), visible=np.stack(visibles))
 
 
-def _finite(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
 def _clean(figures: dict[str, float]) -> dict[str, float | None]:
-    return {key: _finite(value) for key, value in figures.items()}
+    return {key: finite_or_none(value) for key, value in figures.items()}
 
 
 def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
@@ -141,7 +115,7 @@ def _per_joint(pooled: np.ndarray) -> dict[str, dict[str, float | None]]:
     names = JOINT_NAMES if num_joints == len(JOINT_NAMES) else tuple(map(str, range(num_joints)))
     table = {pck_key(a): pck_per_joint(pooled, a) for a in HEADLINE}
     return {
-        name: {key: _finite(values[j]) for key, values in table.items()}
+        name: {key: finite_or_none(values[j]) for key, values in table.items()}
         for j, name in enumerate(names)
     }
 
@@ -174,9 +148,28 @@ def frame_scores(names: list[str], distances: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def score_clip_job(job: tuple[Path, JhmdbClip]) -> np.ndarray:
+    """(T, J) normalised distances of one clip's keypoint file (one scoring-pool unit).
+
+    Args:
+        job: (predictions folder, clip).
+
+    Raises:
+        VpropError: The clip's keypoint file is missing or does not cover its frames.
+    """
+    predictions, clip = job
+    path = predictions / f"{clip.name}.json"
+    names = clip.frame_names()
+    keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
+    if keypoints is None:
+        raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
+                         f"of {clip.joints.shape[1]} joints)", path)
+    return normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
+
+
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of keypoint files (``<predictions>/<class>/<clip>.json``) by PCK.
 
@@ -189,6 +182,9 @@ def score(
         split: Split list file.
         out_dir: Where ``per-clip_results.csv``, ``per-joint_results.csv`` and the report's
             ``per_frame.json`` go (None: nowhere).
+        workers: Processes reading and scoring clips in parallel (``None``: one per 20,000
+            frames, as a clip file scores in about a millisecond, up to every CPU); the
+            result is identical for any number.
 
     Returns:
         {"global": {"PCK@0.1": %, ..., "PCK@0.5": %}, "per_clip": {clip: {"frames",
@@ -202,16 +198,11 @@ def score(
     clips = load_clips(Path(data_root), sequences, split)
     per_clip: dict[str, Any] = {}
     per_frame: dict[str, Any] = {}
-    distances = []
-    for clip in clips:
-        path = Path(predictions) / f"{clip.name}.json"
+    workers = auto_workers(workers, sum(len(clip.frames) for clip in clips), 20_000)  # cheap
+    distances = ordered_map(score_clip_job, [(Path(predictions), clip) for clip in clips],
+                            workers, cost=lambda job: len(job[1].frames))
+    for clip, clip_distances in zip(clips, distances):
         names = clip.frame_names()
-        keypoints = read_keypoints(path, names, clip.joints.shape[1], None)
-        if keypoints is None:
-            raise VpropError(f"missing or invalid keypoint file (expected {len(names)} frames "
-                             f"of {clip.joints.shape[1]} joints)", path)
-        clip_distances = normalised_distances(keypoints.xy, keypoints.visible, clip.joints)
-        distances.append(clip_distances)
         per_frame[clip.name] = frame_scores(names, clip_distances)
         per_clip[clip.name] = {
             "frames": len(names),
@@ -240,62 +231,72 @@ def _write_csvs(out_dir: Path, per_clip: dict[str, Any], per_joint: dict[str, An
     ]
 
 
+def input_size_for(request: EvalRequest, stride: int) -> tuple[int, int]:
+    """Backbone input: ``--size`` if given, else the preset's rule (320x320) in whole cells."""
+    if request.size:
+        return check_patch_multiple(tuple(request.size), stride)
+    return protocol("jhmdb", request.preset.name).input_size.resolve(INPUT_SIZE, stride, False)
+
+
+class JhmdbTask:
+    """JHMDB pose propagation (:class:`~vprop.benchmarks.tasks.Task`)."""
+
+    name = "jhmdb"
+    unit = "clip"
+    score = staticmethod(score)  # ``vprop score`` (the scorer eval uses too)
+
+    def make_sample(self, dest: Path) -> Path:
+        """Write the embedded synthetic JHMDB sample under ``dest``; return its root."""
+        return make_jhmdb_sample(Path(dest))
+
+    def plan(self, extractor: Any, request: EvalRequest) -> list[WorkUnit]:
+        """One unit per clip, writing one keypoint file."""
+        stride = feature_stride(extractor)
+        size = input_size_for(request, stride)
+        grid = feature_grid(size, stride, pads_input(extractor))
+        extra = {"data_root": str(Path(request.data_root).resolve()),
+                 "decode_topk": decode_topk(request.preset, request.decode_topk),
+                 "grid": list(grid)}
+        return [
+            WorkUnit(name=clip.name, frames=len(clip.frames), input_size=size,
+                     outputs=[check_inside(prediction_path(request.out_dir, clip.name),
+                                           request.out_dir)],
+                     item=clip, signature_extra=extra)
+            for clip in load_clips(Path(request.data_root), request.sequences, request.split)
+        ]
+
+    def predict(self, extractor: Any, unit: WorkUnit, request: EvalRequest) -> None:
+        """Propagate one clip and write its keypoint file (with what produced it)."""
+        clip, topk = unit.item, unit.signature_extra["decode_topk"]
+        keypoints = predict_clip(extractor, clip, request.preset, unit.input_size,
+                                 request.settings, topk)
+        signature = run_signature(extractor, request.preset, unit.input_size, request.settings,
+                                  **unit.signature_extra)
+        meta = {"frame_size": list(clip.size), "input_size": list(unit.input_size),
+                "grid": unit.signature_extra["grid"], "signature": signature}
+        write_keypoints(unit.outputs[0], clip.name, clip.frame_names(), keypoints, meta)
+
+    def finish(self, request: EvalRequest, units: list[WorkUnit]) -> dict[str, Any]:
+        """Score PCK@0.1 ... 0.5 over every clip (:func:`score`)."""
+        out_dir = Path(request.out_dir)
+        scores = score(Path(request.data_root), out_dir / RESULTS_DIR,
+                       [unit.name for unit in units], request.split, out_dir,
+                       workers=request.workers)
+        csv_paths = scores.pop("csv")
+        first = units[0]  # every clip has the same input size, grid and decode
+        return {
+            **scores,
+            "sequences": list(scores["per_clip"]),
+            "input_size": list(first.input_size),
+            "grid": first.signature_extra["grid"],
+            "decode_topk": first.signature_extra["decode_topk"],
+            "outputs": {"predictions": str(out_dir / RESULTS_DIR), "csv": csv_paths},
+        }
+
+
+TASK = JhmdbTask()
+
+
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write keypoint files, score PCK@0.1 ... 0.5 over the requested clips.
-
-    Args:
-        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
-        request: Resolved evaluation request.
-
-    Returns:
-        :func:`score`'s result with ``"resumed"`` per clip, and "sequences", "input_size",
-        "grid", "decode_topk", "outputs", "skipped_finished", "recomputed", "timing";
-        ``timing`` sums every clip's prediction time, reused clips included
-        (``timing.this_run``: this run only).
-
-    Raises:
-        VpropError: Bad dataset layout, list, annotation or frames (naming the file).
-    """
-    clips = load_clips(Path(request.data_root), request.sequences, request.split)
-    stride = feature_stride(extractor)
-    input_size = (check_patch_multiple(tuple(request.size), stride) if request.size
-                  else JHMDB_INPUT.resolve(INPUT_SIZE, stride, pads=False))  # floored to cells
-    grid = feature_grid(input_size, stride, pads_input(extractor))
-    topk = decode_topk(request.preset, request.decode_topk)
-    signature = run_signature(extractor, request.preset, input_size, request.settings,
-                              data_root=str(Path(request.data_root).resolve()),
-                              decode_topk=topk)
-    resume = ResumeLog(request.overwrite)
-    resumed: dict[str, bool] = {}
-    for clip in tqdm(clips, desc="JHMDB", unit="clip", disable=not request.settings.progress):
-        path = check_inside(prediction_path(request.out_dir, clip.name), request.out_dir)
-        names = clip.frame_names()
-        record = read_record(path)
-        keypoints = None
-        if record is not None and not request.overwrite:
-            keypoints = read_keypoints(path, names, clip.joints.shape[1], signature)
-        resumed[clip.name] = resume.reuse(clip.name, record, signature, keypoints is not None)
-        if resumed[clip.name]:
-            continue
-        start = time.perf_counter()
-        keypoints = predict_clip(extractor, clip, request.preset, input_size, request.settings,
-                                 topk)
-        timing_record = resume.finished(clip.name, len(names), time.perf_counter() - start)
-        meta = {"frame_size": list(clip.size), "input_size": list(input_size),
-                "grid": list(grid), "signature": signature, **timing_record}
-        write_keypoints(path, clip.name, names, keypoints, meta)
-    out_dir = Path(request.out_dir)
-    scores = score(Path(request.data_root), out_dir / RESULTS_DIR,
-                   [clip.name for clip in clips], request.split, out_dir)
-    for name, figures in scores["per_clip"].items():
-        figures["resumed"] = resumed[name]
-    csv_paths = scores.pop("csv")
-    return {
-        **scores,
-        "sequences": list(scores["per_clip"]),
-        "input_size": list(input_size),
-        "grid": list(grid),
-        "decode_topk": topk,
-        **resume.summary(),
-        "outputs": {"predictions": str(out_dir / RESULTS_DIR), "csv": csv_paths},
-    }
+    """Evaluate on JHMDB in this process (:func:`~vprop.benchmarks.tasks.run_task`)."""
+    return run_task(TASK, extractor, request)

@@ -122,12 +122,6 @@ class Run:
         """The dataset root the run read (from the resolved configuration)."""
         return Path(self.payload.get("config", {}).get("data_root", ""))
 
-    @property
-    def headline(self) -> tuple[str, float | None]:
-        """The first global figure (J&F-Mean, PCK@0.1, mIoU) and its value."""
-        key, value = next(iter(self.payload["global"].items()))
-        return key, value
-
 
 def _read_json(path: Path) -> Any:
     try:

@@ -18,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vprop.benchmarks.io import find_list_file, frame_order, image_size, read_indexed_png
+from vprop.benchmarks.io import (
+    find_list_file,
+    frame_order,
+    image_size,
+    name_after_marker,
+    read_indexed_png,
+    read_list_file,
+)
 from vprop.benchmarks.vip.labels import check_class_ids
 from vprop.errors import VpropError
 from vprop.safety import check_names, ordered_frames
@@ -47,40 +54,20 @@ class VipVideo:
     label_size: tuple[int, int]
 
 
-def _video_from_token(token: str) -> str | None:
-    parts = [part for part in token.replace("\\", "/").split("/") if part]
-    for marker in (IMAGES_DIR, ANNOTATIONS_DIR[1]):
-        if marker in parts:
-            at = len(parts) - 1 - parts[::-1].index(marker)
-            if len(parts) >= at + 2:
-                return parts[at + 1]
-    return None
-
-
 def read_video_list(path: Path) -> list[str]:
     """Read video names (``videosN``) from a list file.
 
     Raises:
         VpropError: Missing file, a line naming no video, or an empty list.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VpropError("VIP video list not found", path)
-    names: list[str] = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        tokens = line.split()
-        if not tokens or tokens[0].startswith("#"):
-            continue
-        found = [name for name in map(_video_from_token, tokens) if name is not None]
+    def video_of(tokens: list[str]) -> str | None:
+        found = [name for name in (name_after_marker(token, (IMAGES_DIR, ANNOTATIONS_DIR[1]), 1)
+                                   for token in tokens) if name is not None]
         if found:
-            names.append(found[0])
-        elif len(tokens) == 1 and "/" not in tokens[0]:
-            names.append(tokens[0])
-        else:
-            raise VpropError(f"line {number} names no VIP video: {line.strip()!r}", path)
-    if not names:
-        raise VpropError("the video list is empty", path)
-    return check_names(dict.fromkeys(names), "video", path)
+            return found[0]
+        return tokens[0] if len(tokens) == 1 and "/" not in tokens[0] else None
+
+    return check_names(read_list_file(path, "VIP video", video_of), "video", path)
 
 
 def find_video_list(root: Path) -> Path:

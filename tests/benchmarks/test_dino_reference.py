@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from vprop.benchmarks.davis import task as davis_task
+from vprop.benchmarks.papers import get_preset
 from vprop.benchmarks.pipeline import EngineSettings
 from vprop.benchmarks.tasks import EvalRequest
 from vprop.checkpoints import load_backbone
-from vprop.propagation import get_preset
 
 N_LAST, RADIUS, TOPK, PATCH = 7, 12, 5, 16
 

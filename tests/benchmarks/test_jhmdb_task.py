@@ -18,9 +18,9 @@ import torch
 from PIL import Image
 
 from vprop.benchmarks.jhmdb import task
+from vprop.benchmarks.papers import get_preset, protocol
 from vprop.benchmarks.pipeline import EngineSettings
 from vprop.benchmarks.tasks import EvalRequest
-from vprop.propagation import get_preset
 
 CLIP = "test/static_clip"
 
@@ -125,6 +125,6 @@ def test_invisible_prediction_is_written_as_minus_one(tmp_path):
 
 
 def test_task_hooks():
-    assert task.preset_overrides("cropmae") == {}
+    assert protocol("jhmdb", "cropmae").overrides() == {}
     assert task.decode_topk(get_preset("cropmae")) == 5
     assert task.decode_topk(get_preset("crw")) == 3

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from vprop.benchmarks.papers import get_preset
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels
 from vprop.errors import VpropError
-from vprop.propagation import get_preset
 
 SIZE = (32, 48)  # input (height, width): a 2 x 3 grid at patch 16
 SETTINGS = EngineSettings(device="cpu", batch_size=2, progress=False)

@@ -14,11 +14,11 @@ import torch
 
 from vprop.benchmarks.davis import task as davis_task
 from vprop.benchmarks.io import read_indexed_png
+from vprop.benchmarks.papers import get_preset, protocol
 from vprop.benchmarks.pipeline import EngineSettings
-from vprop.benchmarks.protocols import DAVIS, SizeRule, davis_protocol, jhmdb_decode_topk
+from vprop.benchmarks.protocols import SizeRule
 from vprop.benchmarks.sizes import feature_grid, pads_input
 from vprop.benchmarks.tasks import EvalRequest
-from vprop.propagation import get_preset
 
 
 class PaddedConvNet(torch.nn.Module):
@@ -57,14 +57,15 @@ def test_crw_preset_follows_the_published_davis_command():
     assert crw.temperature == 0.05  # README command; argparse default 0.07 is not what ran
     assert (crw.topk, crw.radius, crw.context) == (10, 12, 20)
     assert (crw.shape, crw.restrict_first, crw.pad_start) == ("circle", False, True)
-    assert davis_protocol("crw").input_size == SizeRule("native")
-    assert jhmdb_decode_topk("crw") == 3 and jhmdb_decode_topk("cropmae") == 5
+    assert protocol("davis", "crw").input_size == SizeRule("native")
+    assert protocol("jhmdb", "crw").decode_topk == 3
+    assert protocol("jhmdb", "cropmae").decode_topk == 5
 
 
 def test_native_rule_keeps_the_frame_for_padded_convnets_and_floors_for_vits():
     conv, vit = PaddedConvNet(), PatchEmbedNet()
     assert pads_input(conv) and not pads_input(vit)
-    rule = DAVIS["crw"].input_size
+    rule = protocol("davis", "crw").input_size
     assert rule.resolve((480, 854), 8, pads_input(conv)) == (480, 854)
     assert rule.resolve((480, 854), 16, pads_input(vit)) == (480, 848)
     # the grid the engine builds labels on is the one the backbone really produces
@@ -73,9 +74,9 @@ def test_native_rule_keeps_the_frame_for_padded_convnets_and_floors_for_vits():
         assert tuple(net(torch.zeros(1, 3, *size)).shape[-2:]) == grid
     assert feature_grid((480, 854), 8, True) == (60, 107)
     # the other presets' rules are unchanged: cropmae 480x880, dino short side 480 / x64
-    assert DAVIS["cropmae"].input_size.resolve((480, 854), 16, False) == (480, 880)
-    assert DAVIS["dino"].input_size.resolve((480, 854), 16, False) == (480, 832)
-    assert DAVIS["dino"].input_size.resolve((854, 480), 8, False) == (832, 480)
+    assert protocol("davis", "cropmae").input_size.resolve((480, 854), 16, False) == (480, 880)
+    assert protocol("davis", "dino").input_size.resolve((480, 854), 16, False) == (480, 832)
+    assert protocol("davis", "dino").input_size.resolve((854, 480), 8, False) == (832, 480)
 
 
 @pytest.mark.usefixtures("one_torch_thread")

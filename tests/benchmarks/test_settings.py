@@ -16,11 +16,11 @@ def test_bf16_warning_only_for_bf16_work_on_a_cpu_without_it(monkeypatch):
     monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda: False)
     monkeypatch.delenv("VPROP_NO_BF16_WARNING", raising=False)
     amp = EngineSettings(autocast="bfloat16")
-    assert "--amp bfloat16" in bf16_warning(amp, "cpu")
+    assert "--precision bf16 on a CPU" in bf16_warning(amp, "cpu")  # flag renamed (issue 13)
     assert bf16_warning(amp, "cuda") is None
     assert bf16_warning(EngineSettings(), "cpu") is None
     both = bf16_warning(EngineSettings(autocast="bfloat16", feature_dtype="bfloat16"), "cpu")
-    assert "--amp and --feature-dtype bfloat16" in both
+    assert "--precision bf16 and --feature-dtype bfloat16" in both
     monkeypatch.setattr(settings, "cpu_has_native_bf16", lambda: True)
     assert bf16_warning(amp, "cpu") is None
 

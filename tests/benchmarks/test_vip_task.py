@@ -16,12 +16,12 @@ import pytest
 import torch
 from PIL import Image
 
+from vprop.benchmarks.papers import get_preset, protocol
 from vprop.benchmarks.pipeline import EngineSettings
 from vprop.benchmarks.tasks import EvalRequest
 from vprop.benchmarks.vip import task
 from vprop.benchmarks.vip.dataset import VipVideo
 from vprop.errors import VpropError
-from vprop.propagation import get_preset
 
 
 class PositionalExtractor(torch.nn.Module):
@@ -57,7 +57,7 @@ def _video(root: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _request(root: Path, out: Path, **changes) -> EvalRequest:
-    preset = get_preset("cropmae").override(**task.preset_overrides("cropmae"))
+    preset = get_preset("cropmae").override(**protocol("vip", "cropmae").overrides())
     fields = dict(data_root=root, out_dir=out, preset=preset, size=(64, 96),
                   settings=EngineSettings(device="cpu", progress=False))
     fields.update(changes)
@@ -116,8 +116,8 @@ def test_bad_class_id_in_a_later_annotation_names_the_file(tmp_path):
 
 
 def test_preset_overrides_and_input_sizes():
-    assert task.preset_overrides("cropmae") == {"topk": 10}
-    assert task.preset_overrides("crw") == {} and task.preset_overrides("dino") == {}
+    assert protocol("vip", "cropmae").overrides() == {"topk": 10}
+    assert protocol("vip", "crw").overrides() == {} and protocol("vip", "dino").overrides() == {}
     landscape = VipVideo("v", (), (), (160, 280), (160, 280))
     portrait = VipVideo("v", (), (), (280, 160), (280, 160))
     # long side 880; short side 880 * 160 / 280 = 502.9 floored to a multiple of 64 = 448.

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vprop.benchmarks.davis.scoring import score_davis
-from vprop.benchmarks.tasks import done_marker
+from vprop.benchmarks.resume import done_marker
 from vprop.cli.main import main
 
 # (timm name, feature stride, input size at the cropmae preset: 480x880 in whole cells)

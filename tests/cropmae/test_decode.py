@@ -14,9 +14,14 @@ from PIL import Image
 from torchvision.transforms.v2 import InterpolationMode
 
 from vprop.cropmae.crops import CropPairSampler, FramePairSampler
-from vprop.cropmae.data import PairDataset, read_image
+from vprop.cropmae.data import PairDataset
 from vprop.cropmae.decode import ImageFile, draft_scale
 from vprop.cropmae.sources import discover
+
+
+def read_image(path) -> torch.Tensor:
+    """Full-resolution decode of an image file: (3, H, W) uint8 RGB."""
+    return ImageFile(path, reduce=False).tensor()
 
 
 def abs_diff(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

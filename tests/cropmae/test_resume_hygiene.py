@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from vprop.cropmae.config import TrainConfig
+from vprop.cropmae.run_folder import saved_checkpoints
 from vprop.cropmae.runlog import truncate_log
-from vprop.cropmae.train import run_pretraining, saved_checkpoints
+from vprop.cropmae.train import run_pretraining
 
 TINY = dict(arch="vit_test_patch16", img_size=32, decoder_dim=32, decoder_ffn_dim=64,
             decoder_depth=1, workers=0, log_every=1, progress=False, batch_size=2,

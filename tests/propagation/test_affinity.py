@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vprop.benchmarks.papers import get_preset
 from vprop.errors import VpropError
-from vprop.propagation import LabelPropagator, get_preset
+from vprop.propagation import LabelPropagator
 from vprop.propagation.affinity import (
     Candidates,
     FirstFrameCopies,

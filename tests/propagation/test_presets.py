@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from vprop.benchmarks.papers import get_preset
 from vprop.errors import VpropError
-from vprop.propagation import get_preset
 from vprop.propagation.presets import Preset
 
 

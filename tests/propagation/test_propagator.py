@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vprop.propagation import LabelPropagator, get_preset
+from vprop.benchmarks.papers import get_preset
+from vprop.propagation import LabelPropagator
 
 
 def _run(preset, features, first):
