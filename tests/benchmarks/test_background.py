@@ -85,9 +85,9 @@ def test_cpu_workers_give_bit_identical_soft_labels(shared_data):
     import torch
 
     from vprop.benchmarks.io import read_rgb
+    from vprop.benchmarks.papers import get_preset
     from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels
     from vprop.checkpoints import load_backbone
-    from vprop.propagation import get_preset
 
     frames = sorted((shared_data / "davis-mini" / "DAVIS" / "JPEGImages" / "480p" / "train")
                     .glob("*.jpg"))

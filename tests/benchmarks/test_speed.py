@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vprop.benchmarks.papers import get_preset
 from vprop.benchmarks.settings import EngineSettings
 from vprop.benchmarks.speed import format_split, measure_run
-from vprop.benchmarks.tasks import EvalRequest, get_task
+from vprop.benchmarks.tasks import EvalRequest, get_task, run_task
 from vprop.checkpoints import load_backbone
-from vprop.propagation import get_preset
 from vprop.timing import StageTimer, recording
 
 STAGES = {"decode", "resize", "backbone", "propagation", "upsample", "png", "scoring"}
@@ -32,7 +32,7 @@ def test_timing_changes_no_output_byte(davis_train_only, tmp_path, one_torch_thr
     def predict(out: Path) -> dict[str, bytes]:
         request = EvalRequest(data_root=davis_train_only, out_dir=out, size=(160, 288),
                               preset=get_preset("cropmae"), settings=settings)
-        get_task("davis").run(extractor, request)
+        run_task(get_task("davis"), extractor, request)
         return {p.name: p.read_bytes() for p in sorted((out / "results" / "train").glob("*.png"))}
 
     timer = StageTimer()
