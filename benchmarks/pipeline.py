@@ -265,7 +265,8 @@ class FiniteFeatures:
         index = first_index + int((~finite).nonzero()[0])
         path = self.frame_paths[min(index, len(self.frame_paths) - 1)]
         return VpropError(f"{self.name}: the backbone's features of frame {path.name} are not "
-                          "finite (NaN or inf); check the checkpoint's weights and --amp", path)
+                          "finite (NaN or inf); check the checkpoint's weights and --precision",
+                          path)
 
 
 def propagate_video(

@@ -68,8 +68,7 @@ class EngineSettings:
 
     def resolve_precision(self, device_type: str) -> None:
         """Turn ``autocast="auto"`` into bfloat16 on CUDA and no autocast elsewhere."""
-        if self.autocast == "auto":
-            self.autocast = "bfloat16" if device_type == "cuda" else None
+        self.autocast = resolve_autocast(self.autocast, device_type)
 
     def torch_device(self) -> Any:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
@@ -86,6 +85,20 @@ class EngineSettings:
         import torch
 
         return getattr(torch, name)
+
+
+def resolve_autocast(autocast: str | None, device: str) -> str | None:
+    """``auto`` -> ``bfloat16`` on a CUDA device, else ``None``; other values unchanged.
+
+    ``device`` ``auto`` counts as CUDA when CUDA is present.
+    """
+    if autocast != "auto":
+        return autocast
+    if device == "auto":
+        import torch
+
+        return "bfloat16" if torch.cuda.is_available() else None
+    return "bfloat16" if device.startswith("cuda") else None
 
 
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:

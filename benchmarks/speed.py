@@ -28,10 +28,10 @@ from typing import Any
 import torch
 
 from vprop.benchmarks.background import SplitBatches, cpu_workers
-from vprop.benchmarks.papers import get_preset
+from vprop.benchmarks.evaluate import EvalSpec, build_request, evaluate
 from vprop.benchmarks.pipeline import EngineSettings, read_frames
 from vprop.benchmarks.sizes import feature_stride, pads_input
-from vprop.benchmarks.tasks import EvalRequest, get_task, run_task
+from vprop.benchmarks.tasks import EvalRequest
 from vprop.checkpoints import load_backbone
 from vprop.propagation import to_model_input
 from vprop.timing import StageTimer, recording
@@ -110,18 +110,19 @@ def measure_run(
     settings = EngineSettings(device=device, batch_size=batch_size, autocast=amp,
                               feature_dtype=feature_dtype, affinity=affinity, progress=False,
                               cpu_workers=cpu_workers)
+    settings.resolve_precision(settings.torch_device().type)
     extractor = load_backbone(arch=arch, ckpt=ckpt).to(settings.torch_device())
     ready = time.time()
     timer = StageTimer()
     with tempfile.TemporaryDirectory() as out:
-        request = EvalRequest(data_root=data_root, out_dir=Path(out), preset=get_preset("cropmae"),
-                              sequences=sequences, settings=settings)
-        alone = backbone_alone(extractor, request) if compare_backbone else None
+        spec = EvalSpec(task="davis", out_dir=Path(out) / "run", data_root=Path(data_root),
+                        sequences=sequences, settings=settings, arch=arch, ckpt=ckpt)
+        alone = backbone_alone(extractor, build_request(spec)) if compare_backbone else None
         if settings.torch_device().type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        with recording(timer):
-            result = run_task(get_task("davis"), extractor, request)
+        with recording(timer):  # the evaluation service, as `vprop eval` runs it
+            result = evaluate(spec, extractor=extractor, quiet=True, alone=True)
         wall = time.perf_counter() - start
     frames = result["timing"]["this_run"]["frames_predicted"]
     report = {

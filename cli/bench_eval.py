@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vprop.benchmarks.settings import AFFINITY_MODES
+from vprop.cli.options import parse_autocast, precision_options
 from vprop.errors import VpropError
 
 
@@ -25,7 +26,7 @@ from vprop.errors import VpropError
 @click.option("--short-frames", type=int, default=50, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None)
+@precision_options
 @click.option("--feature-dtype", default="float32", show_default=True)
 @click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
               show_default=True)
@@ -45,7 +46,8 @@ from vprop.errors import VpropError
               help="Run the throughput measurement as `torchrun --nproc_per_node N ... eval` "
                    "(peak RSS per rank).")
 def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory_arch: str,
-            long_frames: int, short_frames: int, device: str, batch_size: int, amp: str | None,
+            long_frames: int, short_frames: int, device: str, batch_size: int,
+            precision: str | None, amp: str | None,
             feature_dtype: str, affinity: str, cpu_workers: int | None, skip_memory: bool,
             skip_throughput: bool, out: Path | None, full_scale: bool,
             full_scale_sequences: int | None, nproc: int | None) -> None:
@@ -67,7 +69,7 @@ def command(data_root: Path, sequences: str, arch: str, ckpt: str | None, memory
     from vprop.benchmarks.davis.synthetic import make_long_sample
     from vprop.benchmarks.speed import format_split, measure_in_subprocess
 
-    common = {"device": device, "batch_size": batch_size, "amp": amp,
+    common = {"device": device, "batch_size": batch_size, "amp": parse_autocast(precision, amp),
               "feature_dtype": feature_dtype, "affinity": affinity}
     report = {}
     if not skip_throughput and nproc is not None:

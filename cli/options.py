@@ -23,6 +23,14 @@ from vprop.errors import VpropError
 from vprop.propagation.presets import SCREEN_FACTOR
 from vprop.safety import NON_NEGATIVE, POSITIVE
 
+PRECISION_OPTIONS = (
+    click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+                 help="Backbone autocast: bf16, fp16, fp32 (default), or auto (bf16 on CUDA, "
+                      "fp32 elsewhere)."),
+    click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None, hidden=True,
+                 help="Older name of --precision bf16 / fp16."),
+)
+
 
 def _compose(*decorators: Callable) -> Callable:
     def apply(function: Callable) -> Callable:
@@ -86,11 +94,7 @@ propagation_options = _compose(
                  help="Frames per backbone forward pass."),
     click.option("--feature-dtype", type=click.Choice(DTYPE_NAMES),
                  default="float32", show_default=True, help="Dtype of the stored features."),
-    click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-                 help="Backbone autocast: bf16, fp16, fp32 (default), or auto (bf16 on CUDA, "
-                      "fp32 elsewhere)."),
-    click.option("--amp", type=click.Choice(["bfloat16", "float16"]), default=None, hidden=True,
-                 help="Older name of --precision bf16 / fp16."),
+    *PRECISION_OPTIONS,
     click.option("--workers", type=int, default=None,
                  help="Processes scoring the predictions (default: one per CPU)."),
     click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
@@ -100,6 +104,9 @@ propagation_options = _compose(
                       "(faster).",),
     click.option("--no-progress", is_flag=True, help="Hide progress bars."),
 )
+
+
+precision_options = _compose(*PRECISION_OPTIONS)
 
 
 def table_format_option(function: Callable) -> Callable:
