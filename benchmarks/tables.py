@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vprop.errors import VpropError
-from vprop.utils import atomic_write_bytes
+from vprop.utils import atomic_write_bytes, finite_or_none
 
 FORMATS = ("md", "csv", "latex")
 SUFFIXES = {"md": ".md", "csv": ".csv", "latex": ".tex"}
@@ -110,10 +110,8 @@ def table_meta(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def percent(payload: Mapping[str, Any], metric: str) -> float | None:
     """A global figure of a run in percent (None when absent or NaN)."""
-    value = payload.get("global", {}).get(metric)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return float(value) * TASK_METRICS[payload["task"]].scale
+    value = finite_or_none(payload.get("global", {}).get(metric))
+    return None if value is None else value * TASK_METRICS[payload["task"]].scale
 
 
 def results_table(names: Sequence[str], payloads: Sequence[Mapping[str, Any]]) -> Table:

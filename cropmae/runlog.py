@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from vprop.benchmarks.summary import block, plural
 from vprop.cropmae.loggers import Sink, tracked_scalars
-from vprop.utils import atomic_write_bytes
+from vprop.utils import atomic_write_bytes, json_safe
 
 REFRESH_S = 0.5  # at most two bar refreshes (and loss reads) per second
 ITEM_WORDS = {"images": ("image", "images"), "videos": ("video", "videos"),
@@ -140,8 +140,7 @@ class RunLog:
         """Append one JSON object to log.jsonl (non-finite floats written as null)."""
         if not self.enabled:
             return
-        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                 for k, v in entry.items()}
+        clean = json_safe(entry)
         with open(self.jsonl, "a") as handle:
             handle.write(json.dumps(clean) + "\n")
         values = tracked_scalars(clean)

@@ -7,10 +7,11 @@ header click (numbers numerically, by each cell's ``data-v``); rows arrive worst
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from html import escape
 from typing import Any
+
+from vprop.utils import finite_or_none
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;
@@ -59,7 +60,7 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 
 def number(value: Any, scale: float = 1.0) -> str:
     """Figures as shown: 4 decimals for fractions (scale 1), 2 for percentages."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and finite_or_none(value) is None):
         return "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
@@ -69,7 +70,7 @@ def number(value: Any, scale: float = 1.0) -> str:
 
 
 def _sort_value(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and finite_or_none(value) is None):
         return "Infinity"  # missing figures sort after every number
     return str(value)
 
