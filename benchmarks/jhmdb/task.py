@@ -40,6 +40,7 @@ from vprop.benchmarks.jhmdb.synthetic import make_jhmdb_sample
 from vprop.benchmarks.papers import protocol
 from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_grid_labels, read_frames
+from vprop.benchmarks.protocols import TASK_DEFAULTS
 from vprop.benchmarks.resume import run_signature
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tables import write_csv
@@ -49,7 +50,8 @@ from vprop.propagation import Preset
 from vprop.safety import check_inside
 from vprop.utils import finite_or_none
 
-INPUT_SIZE = (320, 320)  # frame size the protocols' size rule starts from (aspect not kept)
+# The default protocol's fixed size (aspect not kept); the size rule resolves from it.
+INPUT_SIZE = TASK_DEFAULTS["jhmdb"].input_size.size
 HEADLINE = (0.1, 0.2)
 
 

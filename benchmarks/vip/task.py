@@ -25,6 +25,7 @@ from vprop.benchmarks.io import read_indexed_png, write_indexed_png
 from vprop.benchmarks.papers import protocol
 from vprop.benchmarks.parallel import auto_workers, ordered_map
 from vprop.benchmarks.pipeline import EngineSettings, propagate_video, read_frames
+from vprop.benchmarks.protocols import TASK_DEFAULTS
 from vprop.benchmarks.sizes import check_patch_multiple, feature_grid, feature_stride, pads_input
 from vprop.benchmarks.tables import write_csv
 from vprop.benchmarks.tasks import EvalRequest, WorkUnit, run_task, write_per_frame
@@ -43,7 +44,8 @@ CLASSES = (
     "right-leg", "left-leg", "right-shoe", "left-shoe",
 )
 PREDICTIONS_DIR = "results"
-OUTPUT_NEAREST = "pil"  # CropMAE/CRW eval_vip.py resizes predictions with PIL NEAREST
+# The scorer resizes predictions like CropMAE/CRW eval_vip.py (PIL NEAREST), whatever the preset.
+OUTPUT_NEAREST = TASK_DEFAULTS["vip"].output_nearest
 
 
 def input_size_for(video: VipVideo, size: tuple[int, int] | None, patch: int,
