@@ -9,6 +9,7 @@ Without torchrun's environment everything runs in one process and nothing is ini
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import os
@@ -124,6 +125,7 @@ def init_from_env(device: str) -> Ranks:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo", timeout=COLLECTIVE_TIMEOUT)
+        atexit.register(shutdown)  # leave the group cleanly when the command ends
     return Ranks(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank)
 
 
