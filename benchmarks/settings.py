@@ -14,7 +14,7 @@ from vprop.errors import VpropError
 from vprop.propagation.presets import SCREEN_FACTOR
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
-AFFINITY_MODES = ("exact", "screened")
+AFFINITY_MODES = ("auto", "exact", "certified", "screened")
 # ``--precision`` (every command): backbone autocast dtype; ``auto`` is bf16 on CUDA, fp32
 # elsewhere (the CPU default stays exact float32).
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -30,10 +30,14 @@ class EngineSettings:
         batch_size: Frames per backbone forward pass.
         feature_dtype: Dtype of stored features (``float32``, ``float16``, ``bfloat16``).
         autocast: Backbone autocast dtype name or ``None`` for full precision.
-        affinity: ``exact`` scores every candidate in the feature dtype; ``screened`` ranks
-            candidates on bfloat16 copies and re-scores the best
-            :data:`~vprop.propagation.presets.SCREEN_FACTOR` x top-k in float32
-            (see :mod:`vprop.propagation.affinity`).
+        affinity: ``exact`` scores every candidate in the feature dtype; ``certified``
+            screens them in bfloat16 and scores in float32 every one that may reach the top-k
+            (same candidates as ``exact``; float32 features; see
+            :mod:`vprop.propagation.certified`); ``screened`` re-scores the best
+            :data:`~vprop.propagation.presets.SCREEN_FACTOR` x top-k of the screen in float32
+            (may miss one; see :mod:`vprop.propagation.affinity`); ``auto`` is ``certified``
+            on a CPU with native bfloat16 dot products and float32 features, else ``exact``
+            (:meth:`resolve_affinity`).
         progress: Show per-frame progress bars.
         cpu_workers: On a CPU, threads sharing the cores between the frames of a batch and the
             bands of a frame, each torch op single-threaded (``None``: torch's intra-op thread
@@ -44,7 +48,7 @@ class EngineSettings:
     batch_size: int = 4
     feature_dtype: str = "float32"
     autocast: str | None = None
-    affinity: str = "exact"
+    affinity: str = "auto"
     progress: bool = True
     cpu_workers: int | None = None
 
@@ -53,15 +57,25 @@ class EngineSettings:
             raise VpropError(
                 f"unknown affinity mode {self.affinity!r}; choose one of {list(AFFINITY_MODES)}"
             )
+        if self.affinity == "certified" and self.feature_dtype != "float32":
+            raise VpropError(f"certified needs --feature-dtype float32 (got "
+                             f"{self.feature_dtype}); use --affinity exact", "--affinity")
 
     def signature(self) -> dict[str, str | int | None]:
         """The settings that can change predictions (for resume signatures).
 
         ``screen_factor`` is recorded for screened affinities only: exact ones do not use it.
+        Certified affinities count as exact: they select the same candidates and score them
+        with the same float32 products, so a run may mix them (one machine with native
+        bfloat16, one without). ``auto`` signs as the mode it stands for on this device.
         """
+        affinity = self.affinity
+        if affinity == "auto":
+            affinity = self.resolved_affinity(self.torch_device().type)
+        affinity = "exact" if affinity == "certified" else affinity
         signature: dict[str, str | int | None] = {
             "feature_dtype": self.feature_dtype, "autocast": self.autocast,
-            "affinity": self.affinity}
+            "affinity": affinity}
         if self.affinity == "screened":
             signature["screen_factor"] = SCREEN_FACTOR
         return signature
@@ -69,6 +83,22 @@ class EngineSettings:
     def resolve_precision(self, device_type: str) -> None:
         """Turn ``autocast="auto"`` into bfloat16 on CUDA and no autocast elsewhere."""
         self.autocast = resolve_autocast(self.autocast, device_type)
+
+    def resolve_affinity(self, device_type: str, cpuinfo: str = "/proc/cpuinfo") -> None:
+        """Turn ``affinity="auto"`` into :meth:`resolved_affinity` (recorded in results)."""
+        self.affinity = self.resolved_affinity(device_type, cpuinfo)
+
+    def resolved_affinity(self, device_type: str, cpuinfo: str = "/proc/cpuinfo") -> str:
+        """The affinity mode ``auto`` stands for here; other modes unchanged.
+
+        ``certified`` on a CPU with native bfloat16 dot products (a bfloat16 product is about
+        twice as fast as float32 there) when the features are float32; ``exact`` otherwise (no
+        native bfloat16: the screen would be emulated and slower; CUDA: not measured yet).
+        """
+        if self.affinity != "auto":
+            return self.affinity
+        fast = device_type == "cpu" and cpu_has_native_bf16(cpuinfo, unknown=False)
+        return "certified" if fast and self.feature_dtype == "float32" else "exact"
 
     def torch_device(self) -> Any:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
@@ -101,24 +131,24 @@ def resolve_autocast(autocast: str | None, device: str) -> str | None:
     return "bfloat16" if device.startswith("cuda") else None
 
 
-def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo", unknown: bool = True) -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 / AMX on x86, BF16 on Arm).
 
-    Reads ``/proc/cpuinfo`` flags (Linux); answers True where it cannot tell, so that no
-    warning is printed on a platform this function does not understand.
+    Reads ``/proc/cpuinfo`` flags (Linux); answers ``unknown`` where it cannot tell (True by
+    default, so that no warning is printed on a platform this function does not understand).
     """
     try:
         with open(cpuinfo) as handle:
             text = handle.read()
     except OSError:
-        return True
+        return unknown
     flags: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
     if not flags:
-        return True
+        return unknown
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
@@ -126,9 +156,11 @@ def bf16_warning(settings: EngineSettings, device_type: str) -> str | None:
     """A warning when bfloat16 work is asked of a CPU without native bfloat16, else None."""
     if device_type != "cpu" or os.environ.get("VPROP_NO_BF16_WARNING"):
         return None
-    wanted = [text for text, used in (("--precision bf16", settings.autocast == "bfloat16"),
-                                      ("--feature-dtype bfloat16",
-                                       settings.feature_dtype == "bfloat16")) if used]
+    wanted = [text for text, used in (
+        ("--precision bf16", settings.autocast == "bfloat16"),
+        ("--feature-dtype bfloat16", settings.feature_dtype == "bfloat16"),
+        (f"--affinity {settings.affinity}", settings.affinity in ("certified", "screened")),
+    ) if used]
     if not wanted or cpu_has_native_bf16():
         return None
     return (f"warning: {' and '.join(wanted)} on a CPU without native bfloat16 "

@@ -34,6 +34,10 @@ import torch
 import torch.nn.functional as F
 
 SCREEN_DTYPE = torch.bfloat16
+# bfloat16 products on a CPU run as oneDNN kernels, JIT-compiled and cached per shape, output
+# row stride included: screening rows are padded to a multiple of this many elements so that a
+# growing context does not compile (and keep, ~1 MB each) a kernel for every context size.
+ROW_QUANTUM = 8192
 
 
 class FirstFrameCopies(NamedTuple):
@@ -104,7 +108,7 @@ def band_bias(inradius: torch.Tensor, band: slice, dtype: torch.dtype) -> torch.
     return bias.masked_fill_(~inside, float("-inf"))
 
 
-def _score_candidates(
+def score_candidates(
     query: torch.Tensor, keys: torch.Tensor, first_free: int, band: slice, bias: torch.Tensor
 ) -> tuple[torch.Tensor, int]:
     """Score every candidate of a query chunk into one (n, L) matrix.
@@ -120,8 +124,12 @@ def _score_candidates(
     free_width = cells if first_free > 0 else 0
     band_width = band.stop - band.start
     restricted = num_slots - first_slot
-    scores = torch.empty(query.shape[0], free_width + restricted * band_width,
-                         dtype=query.dtype, device=query.device)  # (n, L)
+    width = free_width + restricted * band_width
+    stride = width
+    if query.dtype == SCREEN_DTYPE:  # see ROW_QUANTUM
+        stride = -(-width // ROW_QUANTUM) * ROW_QUANTUM
+    scores = torch.empty(query.shape[0], stride, dtype=query.dtype,
+                         device=query.device)[:, :width]  # (n, L)
     if first_free > 0:
         torch.mm(query, keys[0].T, out=scores[:, :cells])
     for index in range(restricted):
@@ -159,7 +167,7 @@ def band_candidates(
         (n, count) or (n, keep) candidates, best first.
     """
     cells, band_width = keys.shape[1], band.stop - band.start
-    scores, free_width = _score_candidates(query, keys, first_free, band, bias)
+    scores, free_width = score_candidates(query, keys, first_free, band, bias)
     scored = scores.shape[1]
     if scored < count:  # tiny grids: pad with impossible (-inf) candidates
         scores = F.pad(scores, (0, count - scored), value=float("-inf"))

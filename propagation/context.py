@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from vprop.propagation.affinity import FirstFrameCopies, screen_features
+from vprop.propagation.certified import context_norms
 
 
 class ContextBuffer:
@@ -27,10 +28,14 @@ class ContextBuffer:
         pad_start: Whether the queue starts as ``context`` copies of frame 0.
         restrict_first: Whether the long-term copy of frame 0 is limited to the radius.
         screen: Keep bfloat16 screening copies of the keys as well.
+        certify: Keep the norms of every slot that certified screening's error bound needs
+            (:func:`~vprop.propagation.certified.context_norms`); implies ``screen``.
     """
 
     def __init__(self, first_keys: torch.Tensor, first_labels: torch.Tensor, context: int,
-                 pad_start: bool, restrict_first: bool, screen: bool = False) -> None:
+                 pad_start: bool, restrict_first: bool, screen: bool = False,
+                 certify: bool = False) -> None:
+        screen = screen or certify
         slots, (cells, dim), classes = context + 1, first_keys.shape, first_labels.shape[1]
         device = first_keys.device
         self.context, self.restrict_first = context, restrict_first
@@ -43,6 +48,10 @@ class ContextBuffer:
             self.screen_keys = screen_features(
                 torch.zeros(slots, cells, dim, dtype=torch.float32, device=device), -1.0)
             self.screen_keys[0] = screen_features(first_keys.float(), -1.0)
+        self.norms: torch.Tensor | None = None  # (S, 3) certified screening's key norms
+        if certify:
+            self.norms = torch.zeros(slots, 3, dtype=torch.float32, device=device)
+            self.norms[0] = context_norms(first_keys, self.screen_keys[0])
         self.padding = context if pad_start else 0  # frame-0 copies still in the queue
         self.filled = 0  # prediction slots in use
         self.write = 1  # next prediction slot to overwrite
@@ -76,4 +85,6 @@ class ContextBuffer:
         self.labels[self.write] = labels
         if self.screen_keys is not None and screen_query is not None:
             self.screen_keys[self.write, :, :-1] = screen_query[:, :-1]  # keep the -1 column
+            if self.norms is not None:
+                self.norms[self.write] = context_norms(keys, screen_query)
         self.write = self.write + 1 if self.write < self.context else 1

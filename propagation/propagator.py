@@ -27,10 +27,17 @@ from vprop.propagation.affinity import (
     screen_features,
     transfer_labels,
 )
+from vprop.propagation.certified import certified_candidates, query_bound
 from vprop.propagation.context import ContextBuffer
 from vprop.propagation.neighbourhood import neighbourhood_mask
 from vprop.propagation.presets import SCREEN_FACTOR, Preset
 from vprop.timing import stage
+
+AFFINITIES = ("exact", "certified", "screened")
+# Certified screening pays off from about this many distinct context frames (2-core EPYC,
+# ViT-S/16 at 480x880: 0.95-1.2x the exact time below 12, 0.8-0.95x from 16); below it the
+# propagator scores exactly, which selects the same candidates.
+CERTIFY_MIN_SLOTS = 12
 
 
 class Band(NamedTuple):
@@ -69,24 +76,30 @@ class LabelPropagator:
         band_columns: Feature-grid columns of query cells scored at once (4: the scores of a
             band at the cropmae preset, ~13 MB, stay in a CPU's L3 cache with two bands in
             flight; 8 was 1.7x slower per frame on the 2-core EPYC).
-        screen: Rank candidates on bfloat16 copies of the features and re-score the best
-            ``screen_factor * topk`` of them exactly (see :mod:`vprop.propagation.affinity`);
-            ``False`` scores every candidate in float32.
-        screen_factor: Candidates re-scored per query, as a multiple of ``topk``.
+        affinity: How candidates are scored (:data:`AFFINITIES`): ``exact`` scores every
+            candidate in the feature dtype; ``certified`` screens them with bfloat16 copies,
+            drops only those that provably cannot reach the float32 top-k and scores the rest in
+            float32 (:mod:`vprop.propagation.certified`; same candidates as ``exact``, float32
+            features only); ``screened`` re-scores the best ``screen_factor * topk`` of the
+            screen in float32 (:mod:`vprop.propagation.affinity`; may miss a candidate).
+        screen_factor: Candidates re-scored per query by ``screened``, as a multiple of ``topk``.
         mapper: ``map``-like callable the bands of a frame are scored with (e.g. a thread
             pool's ``map``, to score bands concurrently with single-threaded torch ops); the
             results are the same whatever runs them.
     """
 
     def __init__(
-        self, preset: Preset, band_columns: int = 4, screen: bool = False,
+        self, preset: Preset, band_columns: int = 4, affinity: str = "exact",
         screen_factor: int = SCREEN_FACTOR, mapper: Callable[..., Iterable] = map,
     ) -> None:
         if screen_factor < 1:
             raise VpropError(f"screen_factor must be >= 1, got {screen_factor}")
+        if affinity not in AFFINITIES:
+            raise VpropError(f"unknown affinity {affinity!r}; choose one of {list(AFFINITIES)}")
         self.preset, self.mapper = preset, mapper
         self.band_columns = max(1, band_columns)
-        self.screen = screen
+        self.affinity = affinity
+        self.screen = affinity != "exact"
         self.candidates = screen_factor * preset.topk
 
     def _reach(self, width: int) -> int:
@@ -125,8 +138,10 @@ class LabelPropagator:
             )
         preset = self.preset
         labels = column_major(first_labels.to(first.device, torch.float32))
+        if self.affinity == "certified" and first.dtype != torch.float32:
+            raise VpropError(f"certified affinities need float32 features, got {first.dtype}")
         return ContextBuffer(column_major(first), labels, preset.context, preset.pad_start,
-                             preset.restrict_first, self.screen)
+                             preset.restrict_first, self.screen, self.affinity == "certified")
 
     def step(self, context: ContextBuffer, grid: Grid, feature: torch.Tensor) -> torch.Tensor:
         """Predict one frame from the context, then push the prediction into it.
@@ -142,25 +157,42 @@ class LabelPropagator:
         if tuple(feature.shape) != grid.shape:
             raise VpropError(f"feature map shape {tuple(feature.shape)} differs from frame 0's "
                              f"{grid.shape}")
-        active, copies = context.active, context.first_copies()
         query = column_major(feature)  # (M, D)
-        keys, scored_query, scored_keys = context.keys[:active], query, context.keys[:active]
-        if context.screen_keys is not None:
-            scored_query = screen_features(query.float(), 1.0)  # (M, D + 1)
-            scored_keys = context.screen_keys[:active]
-        kept = max(self.candidates, self.preset.topk) if self.screen else self.preset.topk
-
-        def chunk(band: Band) -> Candidates:
-            rescore = Rescore(query[band.queries], keys, self.preset.topk) if self.screen else None
-            return band_candidates(scored_query[band.queries], scored_keys, copies.free,
-                                   band.cells, band.bias, kept, rescore=rescore)
-
+        scored_query = screen_features(query.float(), 1.0) if self.screen else query
+        chunk = self._chunk_scorer(context, query, scored_query)
         chunks = list(self.mapper(chunk, grid.bands))  # column-major: the cells in order
+        active, copies = context.active, context.first_copies()
         prediction = transfer_labels(Candidates.cat(chunks), context.labels[:active], copies,
                                      grid.inradius, self.preset.topk, self.preset.temperature)
         context.push(query, prediction, scored_query if self.screen else None)
         _, height, width = grid.shape
         return prediction.T.reshape(-1, width, height).transpose(1, 2)
+
+    def _chunk_scorer(self, context: ContextBuffer, query: torch.Tensor,
+                      scored_query: torch.Tensor) -> Callable[[Band], Candidates]:
+        """The function giving one band's candidates, for this propagator's affinity mode.
+
+        Args:
+            context: The video's buffer.
+            query: (M, D) features of the frame, column-major cells.
+            scored_query: ``query`` itself, or its (M, D + 1) screening copy.
+        """
+        active, free, topk = context.active, context.first_copies().free, self.preset.topk
+        keys = context.keys[:active]
+        if self.affinity == "exact" or (self.affinity == "certified"
+                                         and active < CERTIFY_MIN_SLOTS):
+            return lambda band: band_candidates(query[band.queries], keys, free, band.cells,
+                                                band.bias, topk)
+        screen_keys = context.screen_keys[:active]
+        if self.affinity == "certified":
+            bound = query_bound(query, scored_query, context.norms[:active])  # (M,)
+            return lambda band: certified_candidates(
+                query[band.queries], scored_query[band.queries], keys, screen_keys, free,
+                band.cells, band.bias, topk, bound[band.queries])
+        count = max(self.candidates, topk)
+        return lambda band: band_candidates(
+            scored_query[band.queries], screen_keys, free, band.cells, band.bias, count,
+            rescore=Rescore(query[band.queries], keys, topk))
 
     def run(
         self, features: Iterable[torch.Tensor], first_labels: torch.Tensor

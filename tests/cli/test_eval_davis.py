@@ -101,6 +101,30 @@ def test_affinity_mode_is_recorded_and_never_mixed_on_resume(shared_data, tmp_pa
     assert payload["timing"]["frames_predicted"] == 5
 
 
+def test_certified_and_exact_runs_share_finished_sequences(shared_data, tmp_path):
+    root = _mini_davis(shared_data, tmp_path, {"blackswan": 5})
+    out = tmp_path / "run"
+    first = _eval("--data-root", str(root), "--out", str(out), "--size", "160x288",
+                  "--affinity", "certified")
+    assert first.exit_code == 0, first.output
+    assert json.loads((out / "results.json").read_text())["config"]["affinity"] == "certified"
+    again = _eval("--data-root", str(root), "--out", str(out), "--size", "160x288",
+                  "--affinity", "exact")
+    assert again.exit_code == 0, again.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["config"]["affinity"] == "exact"
+    assert payload["skipped_finished"] == ["blackswan"]  # same candidates: reused
+
+
+def test_certified_affinity_with_low_precision_features_is_one_line(tmp_path):
+    result = _eval("--out", str(tmp_path / "run"), "--affinity", "certified",
+                   "--feature-dtype", "float16")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: --affinity: certified needs --feature-dtype float32 (got float16); "
+        "use --affinity exact"]
+
+
 def test_embedded_synthetic_default_is_labelled(tmp_path):
     out = tmp_path / "run"
     result = _eval("--out", str(out), "--size", "160x288")
@@ -204,7 +228,8 @@ def test_start_and_end_summaries_print_what_results_json_holds(davis_train_only,
                                   f"sha256 {digest[:12]})"
     assert payload["backbone"]["sha256"] == digest
     assert start["device"].startswith(f"{config['device']}, features {config['feature_dtype']}, "
-                                      "autocast off, affinity exact")
+                                      f"autocast off, affinity {config['affinity']}")
+    assert config["affinity"] in ("exact", "certified")  # auto, resolved for this CPU
     assert config["device"] == "cpu" and config["feature_dtype"] == "float32"
     assert start["output"] == config["out_dir"] == str(out)
 

@@ -20,7 +20,7 @@ from vprop.propagation.affinity import (
 
 
 def _screened(preset, features, first, factor=3):
-    propagator = LabelPropagator(preset, band_columns=2, screen=True, screen_factor=factor)
+    propagator = LabelPropagator(preset, band_columns=2, affinity="screened", screen_factor=factor)
     return list(propagator.run(iter(features), first))
 
 
@@ -72,4 +72,4 @@ def test_rescoring_fixes_orderings_that_bfloat16_gets_wrong():
 
 def test_screen_factor_must_be_positive():
     with pytest.raises(VpropError, match="screen_factor"):
-        LabelPropagator(get_preset("cropmae"), screen=True, screen_factor=0)
+        LabelPropagator(get_preset("cropmae"), affinity="screened", screen_factor=0)
