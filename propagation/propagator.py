@@ -35,9 +35,9 @@ from vprop.timing import stage
 
 AFFINITIES = ("exact", "certified", "screened")
 # Certified screening pays off from about this many distinct context frames (2-core EPYC,
-# ViT-S/16 at 480x880: 0.95-1.2x the exact time below 12, 0.8-0.95x from 16); below it the
-# propagator scores exactly, which selects the same candidates.
-CERTIFY_MIN_SLOTS = 12
+# ViT-S/16 at 480x880, real car-shadow / blackswan: 0.95-1.2x the exact time per frame below
+# 12, 0.8-1.0x from 14); below it the propagator scores exactly (the same candidates).
+CERTIFY_MIN_SLOTS = 14
 
 
 class Band(NamedTuple):
