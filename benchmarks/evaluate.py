@@ -240,7 +240,6 @@ def _evaluate(spec: EvalSpec, ranks: Any, table_format: str | None, name: str | 
     settings = spec.settings
     device = settings.torch_device()
     settings.resolve_precision(device.type)
-    settings.resolve_affinity(device.type)
     say = ranks.is_main and not quiet
     warning = bf16_warning(settings, device.type)
     if warning and say:

@@ -154,7 +154,7 @@ def propagate_grid_labels(
             dtype=settings.dtype(settings.feature_dtype),
             autocast_dtype=settings.dtype(settings.autocast),
         )
-        propagator = LabelPropagator(preset, affinity=settings.resolved_affinity(device.type),
+        propagator = LabelPropagator(preset, affinity=settings.affinity,
                                      mapper=map if workers is None else workers[0].map)
         soft_maps = propagator.run(features, first_labels.to(device))
         if frame_paths is None:

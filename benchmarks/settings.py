@@ -14,7 +14,7 @@ from vprop.errors import VpropError
 from vprop.propagation.presets import SCREEN_FACTOR
 
 DTYPE_NAMES = ("float32", "float16", "bfloat16")
-AFFINITY_MODES = ("auto", "exact", "certified", "screened")
+AFFINITY_MODES = ("exact", "certified", "screened")
 # ``--precision`` (every command): backbone autocast dtype; ``auto`` is bf16 on CUDA, fp32
 # elsewhere (the CPU default stays exact float32).
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -35,9 +35,7 @@ class EngineSettings:
             (same candidates as ``exact``; float32 features; see
             :mod:`vprop.propagation.certified`); ``screened`` re-scores the best
             :data:`~vprop.propagation.presets.SCREEN_FACTOR` x top-k of the screen in float32
-            (may miss one; see :mod:`vprop.propagation.affinity`); ``auto`` is ``certified``
-            on a CPU with native bfloat16 dot products and float32 features, else ``exact``
-            (:meth:`resolve_affinity`).
+            (may miss one; see :mod:`vprop.propagation.affinity`).
         progress: Show per-frame progress bars.
         cpu_workers: On a CPU, threads sharing the cores between the frames of a batch and the
             bands of a frame, each torch op single-threaded (``None``: torch's intra-op thread
@@ -48,7 +46,7 @@ class EngineSettings:
     batch_size: int = 4
     feature_dtype: str = "float32"
     autocast: str | None = None
-    affinity: str = "auto"
+    affinity: str = "exact"
     progress: bool = True
     cpu_workers: int | None = None
 
@@ -67,12 +65,9 @@ class EngineSettings:
         ``screen_factor`` is recorded for screened affinities only: exact ones do not use it.
         Certified affinities count as exact: they select the same candidates and score them
         with the same float32 products, so a run may mix them (one machine with native
-        bfloat16, one without). ``auto`` signs as the mode it stands for on this device.
+        bfloat16, one without).
         """
-        affinity = self.affinity
-        if affinity == "auto":
-            affinity = self.resolved_affinity(self.torch_device().type)
-        affinity = "exact" if affinity == "certified" else affinity
+        affinity = "exact" if self.affinity == "certified" else self.affinity
         signature: dict[str, str | int | None] = {
             "feature_dtype": self.feature_dtype, "autocast": self.autocast,
             "affinity": affinity}
@@ -83,22 +78,6 @@ class EngineSettings:
     def resolve_precision(self, device_type: str) -> None:
         """Turn ``autocast="auto"`` into bfloat16 on CUDA and no autocast elsewhere."""
         self.autocast = resolve_autocast(self.autocast, device_type)
-
-    def resolve_affinity(self, device_type: str, cpuinfo: str = "/proc/cpuinfo") -> None:
-        """Turn ``affinity="auto"`` into :meth:`resolved_affinity` (recorded in results)."""
-        self.affinity = self.resolved_affinity(device_type, cpuinfo)
-
-    def resolved_affinity(self, device_type: str, cpuinfo: str = "/proc/cpuinfo") -> str:
-        """The affinity mode ``auto`` stands for here; other modes unchanged.
-
-        ``certified`` on a CPU with native bfloat16 dot products (a bfloat16 product is about
-        twice as fast as float32 there) when the features are float32; ``exact`` otherwise (no
-        native bfloat16: the screen would be emulated and slower; CUDA: not measured yet).
-        """
-        if self.affinity != "auto":
-            return self.affinity
-        fast = device_type == "cpu" and cpu_has_native_bf16(cpuinfo, unknown=False)
-        return "certified" if fast and self.feature_dtype == "float32" else "exact"
 
     def torch_device(self) -> Any:
         """Resolve ``auto`` to CUDA when available, else CPU; reject unusable devices."""
@@ -131,24 +110,24 @@ def resolve_autocast(autocast: str | None, device: str) -> str | None:
     return "bfloat16" if device.startswith("cuda") else None
 
 
-def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo", unknown: bool = True) -> bool:
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     """Whether this CPU has bfloat16 instructions (AVX512-BF16 / AMX on x86, BF16 on Arm).
 
-    Reads ``/proc/cpuinfo`` flags (Linux); answers ``unknown`` where it cannot tell (True by
-    default, so that no warning is printed on a platform this function does not understand).
+    Reads ``/proc/cpuinfo`` flags (Linux); answers True where it cannot tell, so that no
+    warning is printed on a platform this function does not understand.
     """
     try:
         with open(cpuinfo) as handle:
             text = handle.read()
     except OSError:
-        return unknown
+        return True
     flags: set[str] = set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             flags.update(value.split())
     if not flags:
-        return unknown
+        return True
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 

@@ -84,7 +84,7 @@ def backbone_alone(extractor: torch.nn.Module, request: EvalRequest) -> dict[str
 
 def measure_run(
     data_root: Path, sequences: list[str] | None, arch: str, ckpt: str | None, device: str,
-    batch_size: int, amp: str | None, feature_dtype: str, affinity: str = "auto",
+    batch_size: int, amp: str | None, feature_dtype: str, affinity: str = "exact",
     compare_backbone: bool = True, launched_at: float | None = None,
     cpu_workers: int | None = None,
 ) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def measure_run(
         batch_size: Frames per forward pass.
         amp: Autocast dtype name, or ``None``.
         feature_dtype: Dtype of the stored features.
-        affinity: ``auto``, ``exact``, ``certified`` or ``screened``.
+        affinity: ``exact``, ``certified`` or ``screened``.
         compare_backbone: Also time the backbone alone over the same frames (for the ratio).
         launched_at: ``time.time()`` when the parent started this process, to report the
             start-up (interpreter, imports, backbone construction) separately.
@@ -111,7 +111,6 @@ def measure_run(
                               feature_dtype=feature_dtype, affinity=affinity, progress=False,
                               cpu_workers=cpu_workers)
     settings.resolve_precision(settings.torch_device().type)
-    settings.resolve_affinity(settings.torch_device().type)
     extractor = load_backbone(arch=arch, ckpt=ckpt).to(settings.torch_device())
     ready = time.time()
     timer = StageTimer()

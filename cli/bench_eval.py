@@ -28,7 +28,7 @@ from vprop.errors import VpropError
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @precision_options
 @click.option("--feature-dtype", default="float32", show_default=True)
-@click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="auto",
+@click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
               show_default=True)
 @click.option("--cpu-workers", type=click.IntRange(min=1), default=None,
               help="CPU threads sharing the cores between frames and bands (default: torch's "

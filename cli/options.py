@@ -97,13 +97,13 @@ propagation_options = _compose(
     *PRECISION_OPTIONS,
     click.option("--workers", type=int, default=None,
                  help="Processes scoring the predictions (default: one per CPU)."),
-    click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="auto",
+    click.option("--affinity", type=click.Choice(AFFINITY_MODES), default="exact",
                  show_default=True,
                  help="exact: score every candidate in float32. certified: screen them in "
-                      "bfloat16, score in float32 all that can reach the top-k (same result, "
-                      "faster on CPUs with native bfloat16). screened: re-score only the best "
-                      f"{SCREEN_FACTOR} x top-k of the screen (may miss one). auto: certified "
-                      "on a CPU with native bfloat16, else exact.",),
+                      "bfloat16, score in float32 all that can reach the top-k (same result; "
+                      "faster only on CPUs with native bfloat16 and varied features). screened: "
+                      f"re-score only the best {SCREEN_FACTOR} x top-k of the screen (may miss "
+                      "one).",),
     click.option("--no-progress", is_flag=True, help="Hide progress bars."),
 )
 

@@ -36,41 +36,6 @@ def test_screen_factor_is_in_the_resume_signature_of_screened_runs(monkeypatch):
     assert screened.signature()["screen_factor"] == 5
 
 
-def _cpuinfo(tmp_path, flags):
-    path = tmp_path / "cpuinfo"
-    path.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    return str(path)
-
-
-@pytest.mark.parametrize(("flags", "device", "dtype", "expected"), [
-    ("fpu avx2 avx512f avx512_bf16", "cpu", "float32", "certified"),
-    ("fpu avx2 amx_bf16", "cpu", "float32", "certified"),
-    ("fpu avx2 avx512f", "cpu", "float32", "exact"),  # bf16 would be emulated: slower
-    ("fpu avx2 avx512f avx512_bf16", "cpu", "float16", "exact"),  # needs float32 features
-    ("fpu avx2 avx512f avx512_bf16", "cuda", "float32", "exact"),
-])
-def test_auto_affinity_follows_the_hardware(tmp_path, flags, device, dtype, expected):
-    engine = EngineSettings(feature_dtype=dtype)
-    assert engine.affinity == "auto"
-    engine.resolve_affinity(device, _cpuinfo(tmp_path, flags))
-    assert engine.affinity == expected
-
-
-def test_auto_affinity_is_exact_where_the_cpu_cannot_be_read(tmp_path):
-    engine = EngineSettings()
-    engine.resolve_affinity("cpu", str(tmp_path / "absent"))
-    assert engine.affinity == "exact"
-
-
-def test_explicit_affinity_is_kept_and_auto_signs_as_what_it_stands_for(tmp_path):
-    engine = EngineSettings(affinity="exact")
-    engine.resolve_affinity("cpu", _cpuinfo(tmp_path, "avx512_bf16"))
-    assert engine.affinity == "exact"
-    # On a CPU auto is exact or certified, which sign alike; never like screened.
-    assert EngineSettings(device="cpu").signature() == EngineSettings(
-        device="cpu", affinity="exact").signature()
-
-
 def test_certified_runs_sign_as_exact_ones():
     certified, exact = EngineSettings(affinity="certified"), EngineSettings(affinity="exact")
     assert certified.signature() == exact.signature()
