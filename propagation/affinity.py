@@ -141,6 +141,28 @@ def score_candidates(
     return scores, free_width
 
 
+def candidate_ids(columns: torch.Tensor, free_width: int, first_free: int, band: slice,
+                  cells: int) -> torch.Tensor:
+    """Candidate ids ``slot * M + cell`` of columns of a :func:`score_candidates` matrix.
+
+    Args:
+        columns: Column indices into the (n, L) score matrix (any shape).
+        free_width: Its leading frame-0 columns (every cell).
+        first_free: Copies of frame 0 that ignore the radius (> 0: slot 0 is those columns).
+        band: The context cells each restricted slot was scored on.
+        cells: Cells per context frame (M).
+
+    Returns:
+        Ids of the same shape as ``columns``.
+    """
+    band_width = band.stop - band.start
+    restricted_pos = (columns - free_width).clamp(min=0)
+    first_slot = 1 if first_free > 0 else 0
+    restricted_id = ((first_slot + restricted_pos // band_width) * cells
+                     + band.start + restricted_pos % band_width)
+    return torch.where(columns < free_width, columns, restricted_id)
+
+
 def band_candidates(
     query: torch.Tensor,
     keys: torch.Tensor,
@@ -166,18 +188,13 @@ def band_candidates(
     Returns:
         (n, count) or (n, keep) candidates, best first.
     """
-    cells, band_width = keys.shape[1], band.stop - band.start
     scores, free_width = score_candidates(query, keys, first_free, band, bias)
-    scored = scores.shape[1]
+    scored, cells = scores.shape[1], keys.shape[1]
     if scored < count:  # tiny grids: pad with impossible (-inf) candidates
         scores = F.pad(scores, (0, count - scored), value=float("-inf"))
     values, flat = scores.topk(count, dim=1)  # (n, count)
     flat = flat.clamp(max=scored - 1)  # padding -> any real candidate; its -inf value stays
-    restricted_pos = (flat - free_width).clamp(min=0)
-    first_slot = 1 if first_free > 0 else 0
-    restricted_id = ((first_slot + restricted_pos // band_width) * cells
-                     + band.start + restricted_pos % band_width)
-    candidate = torch.where(flat < free_width, flat, restricted_id)
+    candidate = candidate_ids(flat, free_width, first_free, band, cells)
     if rescore is None:
         return Candidates(values, candidate)
     return _rescored(Candidates(values, candidate), Rescore(*rescore))

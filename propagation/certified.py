@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vprop.propagation.affinity import Candidates, score_candidates
+from vprop.propagation.affinity import Candidates, candidate_ids, score_candidates
 
 UNIT_BF16 = 2.0**-8  # unit roundoff of bfloat16 (8 significant bits)
 UNIT_FP32 = 2.0**-24
@@ -155,20 +155,17 @@ def certified_candidates(
     Returns:
         (n, count) candidates with float32 affinities, best first.
     """
-    cells, band_width = keys.shape[1], band.stop - band.start
+    band_width = band.stop - band.start
     scores, free_width = score_candidates(screen_query, screen_keys, first_free, band, bias)
     restricted = (scores.shape[1] - free_width) // band_width
     tau = screen_threshold(kth_lower_bound(scores, free_width, restricted, count), bound)
     # A column is re-scored when it may be in the top-k of any query of the chunk.
     kept = (scores >= tau[:, None]).view(torch.uint8).amax(dim=0).nonzero().squeeze(1)  # (U,)
-    restricted_pos = (kept - free_width).clamp(min=0)
-    first_slot = 1 if first_free > 0 else 0
-    ids = torch.where(kept < free_width, kept,
-                      (first_slot + restricted_pos // band_width) * cells
-                      + band.start + restricted_pos % band_width)  # (U,) slot * M + cell
+    ids = candidate_ids(kept, free_width, first_free, band, keys.shape[1])  # (U,)
     # F.embedding is a far faster row gather than indexing on CPU.
     exact = query @ F.embedding(ids, keys.flatten(0, 1)).T  # (n, U) float32
-    column_bias = bias.index_select(1, restricted_pos % band_width).float()
+    band_cell = (kept - free_width).clamp(min=0) % band_width
+    column_bias = bias.index_select(1, band_cell).float()
     exact += torch.where(kept < free_width, 0.0, column_bias)
     if exact.shape[1] < count:  # tiny grids: pad with impossible (-inf) candidates
         exact = F.pad(exact, (0, count - exact.shape[1]), value=float("-inf"))
